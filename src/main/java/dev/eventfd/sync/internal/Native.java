@@ -1,0 +1,379 @@
+package dev.eventfd.sync.internal;
+
+import dev.eventfd.sync.NativeCallException;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The Linux calls this library makes, bound through the Foreign Function and Memory API.
+ *
+ * <p>This class owns every downcall handle. Each wrapper captures {@code errno} into memory private to
+ * that call (never a shared static), returns the values a caller must handle ({@code EAGAIN} on a
+ * non-blocking descriptor becomes {@code 0} or {@code false}) and turns every other failure into a
+ * {@link NativeCallException} that names the call and the errno, e.g.
+ * {@code eventfd: EMFILE (Too many open files)}.
+ *
+ * <p>No call made here can block: every descriptor the library opens is non-blocking, and the only
+ * blocking call, {@code epoll_wait}, is made by the poller's own platform thread.
+ */
+@SuppressWarnings("restricted") // the one place that links native code; see Availability for the flags
+public final class Native {
+
+    // <sys/eventfd.h>
+    public static final int EFD_SEMAPHORE = 0x1;
+    public static final int EFD_CLOEXEC = 0x80000;
+    public static final int EFD_NONBLOCK = 0x800;
+
+    // <sys/epoll.h>
+    public static final int EPOLL_CLOEXEC = 0x80000;
+    public static final int EPOLL_CTL_ADD = 1;
+    public static final int EPOLL_CTL_DEL = 2;
+    public static final int EPOLL_CTL_MOD = 3;
+    public static final int EPOLLIN = 0x001;
+    public static final int EPOLLERR = 0x008;
+    public static final int EPOLLHUP = 0x010;
+    public static final int EPOLLONESHOT = 1 << 30;
+
+    // <poll.h>
+    static final short POLLIN = 0x001;
+
+    // <fcntl.h>
+    static final int O_RDONLY = 0;
+    static final int O_CLOEXEC = 0x80000;
+
+    // errno values this library reacts to (asm-generic/errno-base.h)
+    public static final int ENOENT = 2;
+    public static final int EINTR = 4;
+    public static final int EBADF = 9;
+    public static final int EAGAIN = 11;
+    public static final int EEXIST = 17;
+
+    /**
+     * <pre>{@code
+     * typedef union epoll_data { void *ptr; int fd; uint32_t u32; uint64_t u64; } epoll_data_t;
+     * struct epoll_event { uint32_t events; epoll_data_t data; } __EPOLL_PACKED;  // packed on x86_64
+     * }</pre>
+     */
+    public static final StructLayout EPOLL_EVENT = Availability.EPOLL_EVENT_LAYOUT;
+    private static final VarHandle EV_EVENTS =
+            EPOLL_EVENT.varHandle(MemoryLayout.PathElement.groupElement("events"));
+    private static final VarHandle EV_DATA =
+            EPOLL_EVENT.varHandle(MemoryLayout.PathElement.groupElement("data"));
+
+    /** <pre>{@code struct pollfd { int fd; short events; short revents; }; }</pre> */
+    private static final StructLayout POLLFD = MemoryLayout.structLayout(
+            JAVA_INT.withName("fd"), ValueLayout.JAVA_SHORT.withName("events"),
+            ValueLayout.JAVA_SHORT.withName("revents"));
+
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final StructLayout SCRATCH = MemoryLayout.structLayout(JAVA_LONG.withName("counter"), CAPTURE);
+
+    private static final MethodHandle EVENTFD;      // int eventfd(unsigned int initval, int flags)
+    private static final MethodHandle READ;         // ssize_t read(int fd, void *buf, size_t count)
+    private static final MethodHandle PREAD;        // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+    private static final MethodHandle WRITE;        // ssize_t write(int fd, const void *buf, size_t count)
+    private static final MethodHandle CLOSE;        // int close(int fd)
+    private static final MethodHandle OPEN;         // int open(const char *path, int flags, ...)
+    private static final MethodHandle POLL;         // int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+    private static final MethodHandle EPOLL_CREATE1;// int epoll_create1(int flags)
+    private static final MethodHandle EPOLL_CTL;    // int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+    private static final MethodHandle EPOLL_WAIT;   // int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+    private static final MethodHandle STRERROR;     // char *strerror(int errnum)
+
+    static {
+        Availability.ensureAvailable();
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup libc = linker.defaultLookup();
+        Linker.Option errno = Linker.Option.captureCallState("errno");
+        EVENTFD = bind(linker, libc, "eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
+        READ = bind(linker, libc, "read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), errno);
+        PREAD = bind(linker, libc, "pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), errno);
+        WRITE = bind(linker, libc, "write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), errno);
+        CLOSE = bind(linker, libc, "close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), errno);
+        OPEN = bind(linker, libc, "open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                errno, Linker.Option.firstVariadicArg(2));
+        POLL = bind(linker, libc, "poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
+        EPOLL_CREATE1 = bind(linker, libc, "epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT), errno);
+        EPOLL_CTL = bind(linker, libc, "epoll_ctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), errno);
+        EPOLL_WAIT = bind(linker, libc, "epoll_wait",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), errno);
+        STRERROR = linker.downcallHandle(libc.find("strerror").orElseThrow(),
+                FunctionDescriptor.of(ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
+                        JAVA_INT));
+    }
+
+    private Native() {}
+
+    private static MethodHandle bind(Linker linker, SymbolLookup libc, String name, FunctionDescriptor fd,
+                                     Linker.Option... options) {
+        return linker.downcallHandle(
+                libc.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name)),
+                fd, options);
+    }
+
+    /**
+     * Scratch memory private to one call, in one allocation: an 8-byte counter buffer at offset 0 and
+     * the errno capture state at offset 8. The capture state is what the downcall handle takes first.
+     */
+    private static MemorySegment scratch(Arena arena) {
+        return arena.allocate(SCRATCH);
+    }
+
+    private static MemorySegment captureState(MemorySegment scratch) {
+        return scratch.asSlice(8);
+    }
+
+    private static MemorySegment counterBuffer(MemorySegment scratch) {
+        return scratch.asSlice(0, 8);
+    }
+
+    private static int errno(MemorySegment scratch) {
+        return (int) ERRNO.get(captureState(scratch), 0L);
+    }
+
+    private static NativeCallException failure(String call, int errno) {
+        return new NativeCallException(call, errno, Errno.name(errno), strerror(errno));
+    }
+
+    private static AssertionError unexpected(Throwable t) {
+        return new AssertionError("unexpected failure of a native downcall", t);
+    }
+
+    // ------------------------------------------------------------------ eventfd
+
+    /** Creates an eventfd; flags are {@code EFD_*}. */
+    public static int eventfd(int initval, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int fd = (int) EVENTFD.invokeExact(captureState(s), initval, flags);
+            if (fd < 0) throw failure("eventfd", errno(s));
+            return fd;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * Reads an eventfd counter without blocking.
+     *
+     * @return the value read (1 for an {@code EFD_SEMAPHORE} descriptor, the whole count otherwise), or
+     *         {@code 0} when the counter is zero ({@code EAGAIN})
+     */
+    public static long readCounter(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment buf = counterBuffer(s);
+            long n = (long) READ.invokeExact(captureState(s), fd, buf, 8L);
+            if (n == 8) return buf.get(JAVA_LONG, 0);
+            if (n < 0) {
+                int e = errno(s);
+                if (e == EAGAIN) return 0;
+                throw failure("read", e);
+            }
+            throw new NativeCallException("read", 0, "EIO", "short read of " + n + " bytes from an eventfd");
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * Adds {@code value} to an eventfd counter without blocking.
+     *
+     * @return {@code true} if added, {@code false} if the counter cannot take it ({@code EAGAIN}: the sum
+     *         would pass {@code 0xfffffffffffffffe})
+     */
+    public static boolean writeCounter(int fd, long value) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment buf = counterBuffer(s);
+            buf.set(JAVA_LONG, 0, value);
+            long n = (long) WRITE.invokeExact(captureState(s), fd, buf, 8L);
+            if (n == 8) return true;
+            if (n < 0) {
+                int e = errno(s);
+                if (e == EAGAIN) return false;
+                throw failure("write", e);
+            }
+            throw new NativeCallException("write", 0, "EIO", "short write of " + n + " bytes to an eventfd");
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Whether {@code fd} is readable now ({@code poll} with a zero timeout: never waits). */
+    public static boolean isReadable(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment pfd = arena.allocate(POLLFD);
+            pfd.set(JAVA_INT, 0, fd);
+            pfd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
+            int r = (int) POLL.invokeExact(captureState(s), pfd, 1L, 0);
+            if (r < 0) throw failure("poll", errno(s));
+            short revents = pfd.get(ValueLayout.JAVA_SHORT, 6);
+            if ((revents & 0x20) != 0) throw failure("poll", EBADF); // POLLNVAL: not an open descriptor
+            return (revents & POLLIN) != 0;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Closes a descriptor. {@code EINTR} still releases the descriptor on Linux, so it is not an error. */
+    public static void close(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int r = (int) CLOSE.invokeExact(captureState(s), fd);
+            if (r < 0 && errno(s) != EINTR) throw failure("close", errno(s));
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Opens a file read-only with {@code O_CLOEXEC}. */
+    public static int openReadOnly(String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int fd = (int) OPEN.invokeExact(captureState(s), arena.allocateFrom(path), O_RDONLY | O_CLOEXEC, 0);
+            if (fd < 0) throw failure("open " + path, errno(s));
+            return fd;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Reads up to {@code max} bytes at offset 0 of {@code fd} (a {@code /proc} text file) as ASCII. */
+    public static String preadText(int fd, int max) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment buf = arena.allocate(max);
+            long n = (long) PREAD.invokeExact(captureState(s), fd, buf, (long) max, 0L);
+            if (n < 0) throw failure("pread", errno(s));
+            return new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.US_ASCII);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    // ------------------------------------------------------------------ epoll
+
+    public static int epollCreate() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int fd = (int) EPOLL_CREATE1.invokeExact(captureState(s), EPOLL_CLOEXEC);
+            if (fd < 0) throw failure("epoll_create1", errno(s));
+            return fd;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * {@code epoll_ctl(epfd, op, fd, {events, data})}.
+     *
+     * @return 0, or {@code -errno} when that errno is {@code tolerated} (e.g. {@code ENOENT} for a
+     *         {@code MOD} of a descriptor not yet added)
+     */
+    public static int epollCtl(int epfd, int op, int fd, int events, long data, int tolerated) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment ev = arena.allocate(EPOLL_EVENT);
+            EV_EVENTS.set(ev, 0L, events);
+            EV_DATA.set(ev, 0L, data);
+            int r = (int) EPOLL_CTL.invokeExact(captureState(s), epfd, op, fd, ev);
+            if (r == 0) return 0;
+            int e = errno(s);
+            if (e == tolerated) return -e;
+            throw failure("epoll_ctl(" + opName(op) + ", fd " + fd + ")", e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    private static String opName(int op) {
+        return switch (op) {
+            case EPOLL_CTL_ADD -> "EPOLL_CTL_ADD";
+            case EPOLL_CTL_DEL -> "EPOLL_CTL_DEL";
+            case EPOLL_CTL_MOD -> "EPOLL_CTL_MOD";
+            default -> "op " + op;
+        };
+    }
+
+    /**
+     * {@code epoll_wait} into {@code events} (an array of {@link #EPOLL_EVENT}); the caller owns the
+     * segment and the capture state. Only the poller thread calls this: it is the one blocking call.
+     *
+     * @return the number of events, or 0 if interrupted by a signal ({@code EINTR})
+     */
+    public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMillis,
+                                MemorySegment captureState) {
+        try {
+            int n = (int) EPOLL_WAIT.invokeExact(captureState, epfd, events, maxEvents, timeoutMillis);
+            if (n >= 0) return n;
+            int e = (int) ERRNO.get(captureState, 0L);
+            if (e == EINTR) return 0;
+            throw failure("epoll_wait", e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Capture-state memory for a caller that makes many calls from one thread (the poller). */
+    public static MemorySegment allocateCaptureState(Arena arena) {
+        return arena.allocate(CAPTURE);
+    }
+
+    public static int eventEvents(MemorySegment events, int index) {
+        return (int) EV_EVENTS.get(events, index * EPOLL_EVENT.byteSize());
+    }
+
+    public static long eventData(MemorySegment events, int index) {
+        return (long) EV_DATA.get(events, index * EPOLL_EVENT.byteSize());
+    }
+
+    // ------------------------------------------------------------------ errors
+
+    /** The C library's description of an errno, e.g. "Too many open files". */
+    static String strerror(int errno) {
+        try {
+            MemorySegment p = (MemorySegment) STRERROR.invokeExact(errno);
+            return p.getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+}

@@ -1,0 +1,387 @@
+package dev.eventfd.sync.internal;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * Parks threads until eventfd descriptors become readable, using one platform daemon thread blocked in
+ * {@code epoll_wait}.
+ *
+ * <p>Callers never block in native code: {@link #await} parks the calling thread (virtual or platform)
+ * with {@link LockSupport}, and the poller thread unparks it. {@link #register} runs a callback on the
+ * poller thread instead, for owners that move state rather than wake a particular thread.
+ *
+ * <h2>Implementation overview</h2>
+ * Each descriptor with waiters has one {@link Entry}: its queue of {@link Waiter}s and its epoll
+ * registration. The invariant, kept under {@link #lock}: <em>an entry exists if and only if it has at
+ * least one waiter, and then its descriptor is in the epoll set, armed with
+ * {@code EPOLLIN | EPOLLONESHOT}</em>. Arming reports a descriptor that is already readable at once, so
+ * readiness that races with registration is never lost. When the descriptor fires, the poller takes
+ * every waiter off the entry (each re-checks its own condition and waits again if it must), removes
+ * the entry and its registration, and unparks them. A waiter that leaves for any other reason (timeout,
+ * interrupt, cancel) removes itself, and the entry with it when it was the last.
+ *
+ * <p>Each waiter's outcome is decided exactly once, by a CAS on its {@code state} from
+ * {@code WAITING}: the poller (READY), the closer (CLOSED) and the waiter itself (TIMED_OUT,
+ * INTERRUPTED, CANCELLED) race for it, and the loser defers to the winner. The epoll data of a
+ * registration is the handle's {@link EventFd#token() token}, unique for the JVM's life, so an event for
+ * a closed descriptor whose number was reused can never wake the new descriptor's waiters. A descriptor
+ * is always removed from the epoll set before it is closed ({@link #closing}), because the kernel keeps
+ * a registration alive while any process still has the file open.
+ */
+public final class Poller {
+
+    /** Why {@link #await} returned, or what a registered callback is told. */
+    public enum Outcome {
+        /** The descriptor was readable (re-check: another waiter may have consumed it). */
+        READY,
+        /** The deadline passed first. */
+        TIMED_OUT,
+        /** The thread was interrupted first (its interrupt status is left set). */
+        INTERRUPTED,
+        /** The descriptor was closed while waiting. */
+        CLOSED,
+        /** The registration was cancelled by its owner (callbacks are never told this). */
+        CANCELLED
+    }
+
+    private static final long WAKE_TOKEN = 0;  // EventFd tokens start at 1
+    private static final int MAX_EVENTS = 256;
+
+    private static volatile Poller shared;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Entries by handle token; guarded by lock. */
+    private final Map<Long, Entry> entries = new HashMap<>();
+    private final int epfd;
+    private final EventFd wakeup;
+    private final Thread thread;
+    /** Set once by shutdown(); read by the poll loop. */
+    private volatile boolean shutdown;
+
+    private Poller(String name) {
+        int ep = Native.epollCreate();
+        EventFd wake = null;
+        try {
+            wake = EventFd.create(0, false, "poller wake-up");
+            Native.epollCtl(ep, Native.EPOLL_CTL_ADD, wake.fd(), Native.EPOLLIN, WAKE_TOKEN, 0);
+        } catch (RuntimeException | Error e) {
+            if (wake != null) wake.close();
+            Native.close(ep);
+            throw e;
+        }
+        this.epfd = ep;
+        this.wakeup = wake;
+        this.thread = Thread.ofPlatform().name(name).daemon().unstarted(this::pollLoop);
+        thread.start();
+    }
+
+    /** Starts a new poller with its own thread (tests use private pollers; the library uses {@link #shared()}). */
+    public static Poller start(String threadName) {
+        return new Poller(threadName);
+    }
+
+    /** The JVM-wide poller, started on first use. */
+    public static Poller shared() {
+        Poller p = shared;
+        if (p == null) {
+            synchronized (Poller.class) {
+                if ((p = shared) == null) shared = p = new Poller("eventfd-poller");
+            }
+        }
+        return p;
+    }
+
+    /**
+     * Parks the current thread until {@code fd} is readable, the deadline passes, the thread is
+     * interrupted (if {@code interruptible}) or the descriptor is closed.
+     *
+     * @param deadline a {@link System#nanoTime()} value; ignored unless {@code timed}
+     * @return why it returned; on INTERRUPTED the interrupt status is still set. When not interruptible
+     *         an interrupt during the wait is remembered and re-asserted before returning.
+     */
+    public Outcome await(EventFd fd, boolean timed, long deadline, boolean interruptible) {
+        Thread me = Thread.currentThread();
+        if (interruptible && me.isInterrupted()) return Outcome.INTERRUPTED;
+        if (timed && deadline - System.nanoTime() <= 0) return Outcome.TIMED_OUT;
+        Waiter w = new Waiter(this, me, null);
+        add(fd, w);
+        boolean interrupted = false;
+        try {
+            for (;;) {
+                Outcome o = w.outcome();
+                if (o != null) return o;
+                if (me.isInterrupted()) {
+                    if (interruptible) {
+                        if (w.decide(Outcome.INTERRUPTED)) { remove(w); return Outcome.INTERRUPTED; }
+                        continue;
+                    }
+                    interrupted |= Thread.interrupted();  // park would not park with the status set
+                }
+                if (timed) {
+                    long nanos = deadline - System.nanoTime();
+                    if (nanos <= 0) {
+                        if (w.decide(Outcome.TIMED_OUT)) { remove(w); return Outcome.TIMED_OUT; }
+                        continue;
+                    }
+                    LockSupport.parkNanos(this, nanos);
+                } else {
+                    LockSupport.park(this);
+                }
+            }
+        } finally {
+            if (interrupted) me.interrupt();
+        }
+    }
+
+    /**
+     * Runs {@code callback} once, on the poller thread, when {@code fd} becomes readable (READY), or on
+     * the closing thread when the descriptor is closed (CLOSED). The callback must not block.
+     *
+     * @return a handle whose {@link Waiter#cancel()} withdraws the registration
+     * @throws dev.eventfd.sync.ClosedException if {@code fd} is closed
+     */
+    public Waiter register(EventFd fd, Consumer<Outcome> callback) {
+        Waiter w = new Waiter(this, null, callback);
+        add(fd, w);
+        return w;
+    }
+
+    /**
+     * Wakes everything waiting on {@code fd} with CLOSED and removes its registration. Called by
+     * {@link EventFd#close()} before the descriptor is closed.
+     */
+    void closing(EventFd fd) {
+        List<Waiter> woken;
+        lock.lock();
+        try {
+            Entry e = entries.remove(fd.token());
+            if (e == null) return;
+            Native.epollCtl(epfd, Native.EPOLL_CTL_DEL, fd.fd(), 0, 0, Native.ENOENT);
+            woken = e.takeAll(Outcome.CLOSED);
+        } finally {
+            lock.unlock();
+        }
+        fire(woken, Outcome.CLOSED);
+    }
+
+    /** Descriptors registered now (for tests: nothing may be left behind). */
+    public int registeredDescriptors() {
+        lock.lock();
+        try {
+            return entries.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waiters queued now, over all descriptors. */
+    public int queuedWaiters() {
+        lock.lock();
+        try {
+            int n = 0;
+            for (Entry e : entries.values()) n += e.waiters.size();
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The poller's thread (for tests). */
+    public Thread thread() {
+        return thread;
+    }
+
+    /**
+     * Stops the poll loop, wakes every waiter with CLOSED and releases the epoll and wake-up
+     * descriptors. Not for the shared poller.
+     */
+    public void shutdown() throws InterruptedException {
+        if (this == shared) throw new IllegalStateException("the shared poller lives as long as the JVM");
+        shutdown = true;                 // volatile write, read by the loop after the wake-up below
+        wakeup.tryWrite(1);
+        thread.join();
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    private void add(EventFd fd, Waiter w) {
+        lock.lock();
+        try {
+            if (shutdown) throw new IllegalStateException("poller is shut down");
+            // close() marks the handle closed before it calls closing(), which needs this lock: past
+            // this check the descriptor stays open until closing() has removed what we add here.
+            fd.attach(this);
+            Entry e = entries.get(fd.token());
+            if (e == null) {
+                e = new Entry(fd);
+                // Arm before publishing: if the descriptor is closed meanwhile, attach() made its close
+                // wait for this lock, and closing() will find the entry.
+                Native.epollCtl(epfd, Native.EPOLL_CTL_ADD, fd.fd(), Native.EPOLLIN | Native.EPOLLONESHOT,
+                        fd.token(), 0);
+                entries.put(fd.token(), e);
+            }
+            e.waiters.add(w);
+            w.entry = e;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Takes {@code w} off its entry, and the entry off epoll if it was the last waiter. */
+    private void remove(Waiter w) {
+        lock.lock();
+        try {
+            Entry e = w.entry;
+            if (e == null || !e.waiters.remove(w) || !e.waiters.isEmpty()) return;
+            if (entries.remove(e.fd.token()) == e) {
+                Native.epollCtl(epfd, Native.EPOLL_CTL_DEL, e.fd.fd(), 0, 0, Native.ENOENT);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void pollLoop() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment events = arena.allocate(Native.EPOLL_EVENT, MAX_EVENTS);
+            MemorySegment capture = Native.allocateCaptureState(arena);
+            List<Waiter> ready = new ArrayList<>();
+            while (!shutdown) {
+                int n = Native.epollWait(epfd, events, MAX_EVENTS, -1, capture);
+                lock.lock();
+                try {
+                    for (int i = 0; i < n; i++) {
+                        long token = Native.eventData(events, i);
+                        if (token == WAKE_TOKEN) {
+                            wakeup.tryRead();
+                            continue;
+                        }
+                        // A token with no entry is stale: its waiters left, or it was closed; ignore it.
+                        Entry e = entries.remove(token);
+                        if (e == null) continue;
+                        // ONESHOT has disarmed it; drop it from the set too, keeping the invariant.
+                        Native.epollCtl(epfd, Native.EPOLL_CTL_DEL, e.fd.fd(), 0, 0, Native.ENOENT);
+                        ready.addAll(e.takeAll(Outcome.READY));
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                fire(ready, Outcome.READY);
+                ready.clear();
+            }
+        } catch (Throwable t) {
+            System.err.println("eventfd-sync: poller thread failed; waiters are woken with CLOSED: " + t);
+            t.printStackTrace();
+        } finally {
+            closeAll();
+        }
+    }
+
+    private void closeAll() {
+        shutdown = true;
+        List<Waiter> woken = new ArrayList<>();
+        lock.lock();
+        try {
+            for (Entry e : entries.values()) woken.addAll(e.takeAll(Outcome.CLOSED));
+            entries.clear();
+        } finally {
+            lock.unlock();
+        }
+        fire(woken, Outcome.CLOSED);
+        wakeup.close();
+        Native.close(epfd);
+    }
+
+    private static void fire(List<Waiter> woken, Outcome outcome) {
+        for (Waiter w : woken) {
+            if (w.thread != null) {
+                LockSupport.unpark(w.thread);
+            } else {
+                try {
+                    w.callback.accept(outcome);
+                } catch (Throwable t) {
+                    Thread.UncaughtExceptionHandler h = Thread.getDefaultUncaughtExceptionHandler();
+                    if (h != null) h.uncaughtException(Thread.currentThread(), t);
+                    else t.printStackTrace();
+                }
+            }
+        }
+    }
+
+    /** The waiters of one descriptor; guarded by the poller's lock. */
+    private static final class Entry {
+        final EventFd fd;
+        final LinkedHashSet<Waiter> waiters = new LinkedHashSet<>();
+
+        Entry(EventFd fd) {
+            this.fd = fd;
+        }
+
+        /** Decides {@code outcome} for every waiter still waiting, and empties the queue. */
+        List<Waiter> takeAll(Outcome outcome) {
+            List<Waiter> won = new ArrayList<>(waiters.size());
+            for (Waiter w : waiters) {
+                w.entry = null;
+                if (w.decide(outcome)) won.add(w);
+            }
+            waiters.clear();
+            return won;
+        }
+    }
+
+    /** One thread or callback waiting on one descriptor. */
+    public static final class Waiter {
+        private static final VarHandle OUTCOME;
+        static {
+            try {
+                OUTCOME = MethodHandles.lookup().findVarHandle(Waiter.class, "outcome", Outcome.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        final Thread thread;
+        final Consumer<Outcome> callback;
+        /** The entry queuing this waiter; guarded by the poller's lock. */
+        Entry entry;
+        /** null while waiting; set once by CAS. The CAS (volatile) publishes the outcome to the waiter. */
+        private volatile Outcome outcome;
+        private final Poller poller;
+
+        Waiter(Poller poller, Thread thread, Consumer<Outcome> callback) {
+            this.poller = poller;
+            this.thread = thread;
+            this.callback = callback;
+        }
+
+        Outcome outcome() {
+            return outcome;
+        }
+
+        boolean decide(Outcome o) {
+            return OUTCOME.compareAndSet(this, (Outcome) null, o);
+        }
+
+        /**
+         * Withdraws a callback registration.
+         *
+         * @return {@code true} if withdrawn; {@code false} if the callback has already been chosen to run
+         */
+        public boolean cancel() {
+            if (!decide(Outcome.CANCELLED)) return false;
+            poller.remove(this);
+            return true;
+        }
+    }
+}
