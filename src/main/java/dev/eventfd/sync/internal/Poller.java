@@ -369,6 +369,11 @@ public final class Poller {
             return outcome;
         }
 
+        /** Whether no outcome has been decided yet (the callback has neither run nor been cancelled). */
+        public boolean isPending() {
+            return outcome == null;
+        }
+
         boolean decide(Outcome o) {
             return OUTCOME.compareAndSet(this, (Outcome) null, o);
         }
