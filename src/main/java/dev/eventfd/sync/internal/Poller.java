@@ -162,17 +162,31 @@ public final class Poller {
      * {@link EventFd#close()} before the descriptor is closed.
      */
     void closing(EventFd fd) {
+        wakeAll(fd, Outcome.CLOSED);
+    }
+
+    /**
+     * Wakes everything waiting on {@code fd} now, as if it had become readable, from the calling thread:
+     * an owner that has just made the descriptor readable itself saves its waiters a hop through the
+     * poller thread. Waiters re-check their condition, so a spurious signal is harmless.
+     */
+    public void signal(EventFd fd) {
+        wakeAll(fd, Outcome.READY);
+    }
+
+    /** Removes the entry of {@code fd} and its registration, and wakes its waiters with {@code outcome}. */
+    private void wakeAll(EventFd fd, Outcome outcome) {
         List<Waiter> woken;
         lock.lock();
         try {
             Entry e = entries.remove(fd.token());
             if (e == null) return;
             Native.epollCtl(epfd, Native.EPOLL_CTL_DEL, fd.fd(), 0, 0, Native.ENOENT);
-            woken = e.takeAll(Outcome.CLOSED);
+            woken = e.takeAll(outcome);
         } finally {
             lock.unlock();
         }
-        fire(woken, Outcome.CLOSED);
+        fire(woken, outcome);
     }
 
     /** Descriptors registered now (for tests: nothing may be left behind). */
