@@ -141,7 +141,13 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
      */
     @Override
     public boolean await(long timeout, TimeUnit unit) throws InterruptedException {
-        return await(true, System.nanoTime() + unit.toNanos(timeout));
+        long nanos = unit.toNanos(timeout);
+        if (nanos <= 0) {
+            if (Thread.interrupted()) throw new InterruptedException();
+            ensureOpen();
+            return isOpen();
+        }
+        return await(true, System.nanoTime() + nanos);
     }
 
     private boolean await(boolean timed, long deadline) throws InterruptedException {
