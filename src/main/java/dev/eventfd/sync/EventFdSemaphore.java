@@ -439,6 +439,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             long taken = super.drainPermits();
             while (fromKernel()) taken++;
             long d = (long) DEFICIT.getAndSet(this, 0L);
+            refeedWaiters();                     // the waiters here now need permits from the kernel
             return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, taken - d));
         } finally {
             gatherLock.unlock();
@@ -460,6 +461,16 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         ensureOpen();
         DEFICIT.getAndAdd(this, (long) reduction);
         settleDeficit();
+        refeedWaiters();
+    }
+
+    /**
+     * Returns a collection of the threads of this JVM that are waiting to acquire. Threads of other
+     * processes are not included. The collection is a best-effort snapshot, as in {@link Semaphore}.
+     */
+    @Override
+    protected java.util.Collection<Thread> getQueuedThreads() {
+        return super.getQueuedThreads();
     }
 
     /**
@@ -538,7 +549,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /**
      * Serializes a description (permits and fairness), not the descriptors: the deserialized object
-     * is a new, independent semaphore with the same number of available permits and fairness.
+     * is a new, independent {@code EventFdSemaphore} with its own descriptors, the same number of
+     * available permits and the same fairness, and no waiters. Subclasses that need to keep their own
+     * class or state across serialization override this method.
      */
     @Serial
     protected Object writeReplace() {
@@ -581,13 +594,31 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /** Takes {@code permits} from L and K without waiting, all or none (barging). */
     private boolean take(int permits) {
-        if (deficit > 0 && !settleDeficit()) return false;
+        if (deficit > 0) {
+            boolean paid = settleDeficit();
+            refeedWaiters();
+            if (!paid) return false;
+        }
         if (permits == 0) return true;
         if (permits == 1) {
-            if (super.availablePermits() > 0 && super.tryAcquire()) return true;  // AQS CAS on L
+            if (super.availablePermits() > 0 && super.tryAcquire()) {  // AQS CAS on L: barging
+                refeedWaiters();
+                return true;
+            }
             return fromKernel();
         }
         return gather(permits);
+    }
+
+    /**
+     * Called after taking from L outside rebalance(): the last rebalance() may have left the poller
+     * disarmed because L covered the demand, and what was taken may have been meant for a waiter
+     * that now needs a permit from the kernel. The barging CAS on L and the waiter's increment of
+     * demand are both volatile, so either this sees the waiter or the waiter's own rebalance()
+     * sees L without the permit.
+     */
+    private void refeedWaiters() {
+        if (demand > 0) rebalance();
     }
 
     /** Takes several permits at once under the turnstile, all or none. */
@@ -604,7 +635,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                 if (fromLocal > 0 && !super.tryAcquire(fromLocal)) fromLocal = 0;
                 long fromKernel = 0;
                 while (fromLocal + fromKernel < permits && fromKernel()) fromKernel++;
-                if (fromLocal + fromKernel == permits) return true;
+                if (fromLocal + fromKernel == permits) {
+                    if (fromLocal > 0) refeedWaiters();
+                    return true;
+                }
                 if (fromKernel > 0) toKernel(fromKernel);
                 if (fromLocal > 0) super.release(fromLocal);
                 return false;
