@@ -51,6 +51,7 @@ public final class EventFd implements AutoCloseable {
         if (initial < 0 || initial > 0xFFFF_FFFEL) {
             throw new IllegalArgumentException("eventfd initial value out of range: " + initial);
         }
+        Availability.ensureAvailable();          // a clear message, before Native is initialized
         int flags = Native.EFD_NONBLOCK | Native.EFD_CLOEXEC | (semaphore ? Native.EFD_SEMAPHORE : 0);
         return new EventFd(Native.eventfd((int) initial, flags), owner);
     }
@@ -143,10 +144,12 @@ public final class EventFd implements AutoCloseable {
      * @throws ClosedException if this handle is closed
      */
     void attach(Poller p) {
-        if (descriptor.isClosed()) throw new ClosedException(owner);
         Poller current = poller;
-        if (current == null) poller = p;
+        if (current == null) poller = p;         // volatile write, then the volatile read of the state:
         else if (current != p) throw new IllegalStateException(this + " is already registered with another poller");
+        // close() writes the state, then reads poller. One of the two sees the other: either close()
+        // finds this poller and waits in closing() for the lock our caller holds, or we see it closed.
+        if (descriptor.isClosed()) throw new ClosedException(owner);
     }
 
     private int begin() {

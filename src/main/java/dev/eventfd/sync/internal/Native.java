@@ -224,6 +224,7 @@ public final class Native {
 
     /** Whether {@code fd} is readable now ({@code poll} with a zero timeout: never waits). */
     public static boolean isReadable(int fd) {
+        if (fd < 0) throw failure("poll", EBADF);  // poll(2) silently skips negative descriptors
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
             MemorySegment pfd = arena.allocate(POLLFD);

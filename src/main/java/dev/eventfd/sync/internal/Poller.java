@@ -222,8 +222,14 @@ public final class Poller {
      */
     public void shutdown() throws InterruptedException {
         if (this == shared) throw new IllegalStateException("the shared poller lives as long as the JVM");
-        shutdown = true;                 // volatile write, read by the loop after the wake-up below
-        wakeup.tryWrite(1);
+        lock.lock();
+        try {
+            if (shutdown) return;
+            shutdown = true;             // volatile write, read by the loop after the wake-up below
+            wakeup.tryWrite(1);
+        } finally {
+            lock.unlock();
+        }
         thread.join();
     }
 
