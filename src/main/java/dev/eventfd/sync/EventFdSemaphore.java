@@ -2,6 +2,7 @@ package dev.eventfd.sync;
 
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.Poller;
+import dev.eventfd.sync.internal.Rendezvous;
 
 import java.io.InvalidObjectException;
 import java.io.ObjectInputStream;
@@ -127,6 +128,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     /** The turnstile (EFD_SEMAPHORE, 1 when free): its holder may gather several permits. */
     private final transient EventFd turnstileFd;
     private final transient Poller poller;
+    /** Serves the descriptors to other processes when the semaphore is named; else null. */
+    private final transient Rendezvous participant;
     private final transient ReentrantLock gatherLock = new ReentrantLock();
 
     /** D: permits owed before any can be acquired. Updated by CAS (volatile). */
@@ -198,21 +201,67 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * @throws NativeCallException           if the descriptors cannot be created (e.g. {@code EMFILE})
      */
     public EventFdSemaphore(int permits, boolean fair) {
+        this(fair, createDescriptors(Math.max(permits, 0)), Math.max(permits, 0), permits < 0 ? -(long) permits : 0,
+                null);
+    }
+
+    /** Takes ownership of {@code descriptors} (permits, turnstile) and of the named participant, if any. */
+    private EventFdSemaphore(boolean fair, EventFd[] descriptors, long kernelPermits, long deficit,
+                             Rendezvous participant) {
         super(0, fair);
+        this.permitsFd = descriptors[0];
+        this.turnstileFd = descriptors[1];
+        this.participant = participant;
+        this.poller = Poller.shared();
+        this.deficit = deficit;
+        this.kernelEstimate = kernelPermits;
+    }
+
+    private static EventFd[] createDescriptors(int permits) {
         EventFdSupport.ensureAvailability();
-        EventFd p = EventFd.create(Math.max(permits, 0), true, "EventFdSemaphore");
-        EventFd t;
+        EventFd p = EventFd.create(permits, true, "EventFdSemaphore");
         try {
-            t = EventFd.create(1, true, "EventFdSemaphore");
+            return new EventFd[] {p, EventFd.create(1, true, "EventFdSemaphore")};
         } catch (RuntimeException | Error e) {
             p.close();
             throw e;
         }
-        this.permitsFd = p;
-        this.turnstileFd = t;
-        this.poller = Poller.shared();
-        this.deficit = permits < 0 ? -(long) permits : 0;
-        this.kernelEstimate = Math.max(permits, 0);
+    }
+
+    /**
+     * Opens the semaphore called {@code name}, shared by every process of this user that opens the
+     * same name: joins it if a process has it open, else creates it with {@code permits} permits.
+     *
+     * <p>For a process that joins, {@code permits} is ignored: the semaphore has whatever permits its
+     * participants have left it. The name lives as long as any process has it open, whoever created
+     * it; once the last one has closed it or exited, the next {@code open} creates it afresh. Each
+     * participant serves newcomers over a UNIX socket in a per-user directory
+     * ({@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <java.io.tmpdir>/eventfd-sync-<uid>}, mode
+     * 0700), and answers processes of the same user only. {@link #close()} leaves the semaphore to
+     * the other participants.
+     *
+     * @param name    1 to 64 characters: letters, digits, {@code '.'}, {@code '_'} and {@code '-'},
+     *                starting with a letter or digit
+     * @param permits the initial permits if this call creates the semaphore; not negative (a deficit
+     *                could not be shared)
+     * @param fair    whether this JVM's waiters are served first-in first-out (a local property)
+     * @throws IllegalArgumentException if the name is not acceptable or {@code permits} is negative
+     * @throws IllegalStateException    if a participant answers with another protocol version or for
+     *                                  another kind of object, or the directory is not safe to use
+     */
+    public static EventFdSemaphore open(String name, int permits, boolean fair) {
+        if (permits < 0) throw new IllegalArgumentException("permits < 0: " + permits);
+        EventFdSupport.ensureAvailability();
+        Rendezvous.Opened o = Rendezvous.open(Rendezvous.Kind.SEMAPHORE, name, permits,
+                () -> createDescriptors(permits));
+        EventFd permitsFd = o.descriptors()[0];
+        return new EventFdSemaphore(fair, o.descriptors(), o.created() ? permits : permitsFd.count(), 0,
+                o.participant());
+    }
+
+    /** {@link #open(String, int, boolean)} for a non-fair semaphore. */
+    public static EventFdSemaphore open(String name, int permits) {
+        return open(name, permits, false);
     }
 
     // ------------------------------------------------------------------ acquire
@@ -535,6 +584,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         } finally {
             gatherLock.unlock();
         }
+        if (participant != null) participant.close();
         // Wake every local waiter: each takes its permits from L, sees `closed` and throws.
         while (hasQueuedThreads()) {
             int l = super.availablePermits();

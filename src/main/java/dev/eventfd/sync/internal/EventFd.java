@@ -2,42 +2,18 @@ package dev.eventfd.sync.internal;
 
 import dev.eventfd.sync.ClosedException;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.lang.ref.Cleaner;
-import java.util.concurrent.atomic.AtomicLong;
-
 /**
  * One non-blocking, close-on-exec eventfd descriptor, owned by this object.
  *
  * <p>Every operation is a single non-blocking call: {@link #tryRead()} reports an empty counter as
  * {@code 0}, {@link #tryWrite(long)} reports a full counter as {@code false}, and every other failure is
  * a {@link dev.eventfd.sync.NativeCallException}. {@link #count()} reads the counter without consuming
- * it, from {@code /proc/self/fdinfo}.
- *
- * <p><b>Descriptor reuse.</b> A descriptor number is reused by the kernel as soon as it is closed, so a
- * call racing with {@link #close()} could otherwise act on an unrelated file opened meanwhile. Each call
- * therefore holds a use count; {@code close()} marks the handle closed at once (later calls throw
- * {@link ClosedException}) and the descriptor is released by whichever of {@code close()} and the last
- * in-flight call finishes last. A handle that is never closed is closed by a {@link Cleaner}.
+ * it, from {@code /proc/self/fdinfo}. Closing and descriptor reuse are handled by {@link NativeFd}.
  */
-public final class EventFd implements AutoCloseable {
-
-    private static final Cleaner CLEANER = Cleaner.create();
-    private static final AtomicLong TOKENS = new AtomicLong();
-
-    private final Descriptor descriptor;
-    private final Cleaner.Cleanable cleanable;
-    private final String owner;
-    /** Unique for the life of the JVM: tells the poller this handle from a later one with the same fd number. */
-    private final long token = TOKENS.incrementAndGet();
-    /** The poller this descriptor has been registered with, if any; written under that poller's lock. */
-    private volatile Poller poller;
+public final class EventFd extends NativeFd {
 
     private EventFd(int fd, String owner) {
-        this.descriptor = new Descriptor(fd);
-        this.owner = owner;
-        this.cleanable = CLEANER.register(this, descriptor);
+        super(fd, owner);
     }
 
     /**
@@ -56,13 +32,42 @@ public final class EventFd implements AutoCloseable {
         return new EventFd(Native.eventfd((int) initial, flags), owner);
     }
 
-    /** The descriptor number; meaningful only while this handle is open. */
-    public int fd() {
-        return descriptor.fd;
+    /**
+     * Takes ownership of a descriptor received from another process, after checking that it is an
+     * eventfd of the expected kind: non-blocking, and in semaphore mode or not as asked. The
+     * descriptor is closed if it is not.
+     *
+     * @throws IllegalArgumentException naming what is wrong with it
+     */
+    public static EventFd adopt(int fd, boolean semaphore, String owner) {
+        EventFd handle = new EventFd(fd, owner);
+        try {
+            String info = handle.fdinfo();
+            if (!info.contains("eventfd-count:")) {
+                throw new IllegalArgumentException("descriptor " + fd + " is not an eventfd");
+            }
+            long flags = Long.parseLong(field(info, "flags:"), 8);
+            if ((flags & Native.O_NONBLOCK) == 0) {
+                throw new IllegalArgumentException("eventfd " + fd + " is not non-blocking");
+            }
+            String mode = info.contains("eventfd-semaphore:") ? field(info, "eventfd-semaphore:") : null;
+            if (mode != null && mode.equals("1") != semaphore) {
+                throw new IllegalArgumentException("eventfd " + fd + (semaphore
+                        ? " is not in semaphore mode (EFD_SEMAPHORE)" : " is in semaphore mode (EFD_SEMAPHORE)"));
+            }
+            return handle;
+        } catch (RuntimeException e) {
+            handle.close();
+            throw e;
+        }
     }
 
-    long token() {
-        return token;
+    private static String field(String fdinfo, String name) {
+        int i = fdinfo.indexOf(name);
+        if (i < 0) throw new IllegalArgumentException("fdinfo has no " + name + " line");
+        int start = i + name.length();
+        int end = fdinfo.indexOf('\n', start);
+        return fdinfo.substring(start, end < 0 ? fdinfo.length() : end).strip();
     }
 
     /**
@@ -113,128 +118,6 @@ public final class EventFd implements AutoCloseable {
      * @return the counter as an unsigned value ({@code Long.compareUnsigned} order)
      */
     public long count() {
-        begin();
-        try {
-            return descriptor.count();
-        } finally {
-            end();
-        }
-    }
-
-    /** Whether {@link #close()} has been called. */
-    public boolean isClosed() {
-        return descriptor.isClosed();
-    }
-
-    /**
-     * Closes the descriptor. Idempotent. Calls in flight finish first (they are non-blocking); calls
-     * made afterwards throw {@link ClosedException}.
-     */
-    @Override
-    public void close() {
-        if (!descriptor.markClosed()) return;
-        Poller p = poller;               // volatile read: sees any poller attached before markClosed
-        if (p != null) p.closing(this);  // wake waiters, leave the epoll set while the fd is still open
-        cleanable.clean();               // release now, or when the last call in flight ends
-    }
-
-    /**
-     * Records that {@code p} may register this descriptor. Called under {@code p}'s lock.
-     *
-     * @throws ClosedException if this handle is closed
-     */
-    void attach(Poller p) {
-        Poller current = poller;
-        if (current == null) poller = p;         // volatile write, then the volatile read of the state:
-        else if (current != p) throw new IllegalStateException(this + " is already registered with another poller");
-        // close() writes the state, then reads poller. One of the two sees the other: either close()
-        // finds this poller and waits in closing() for the lock our caller holds, or we see it closed.
-        if (descriptor.isClosed()) throw new ClosedException(owner);
-    }
-
-    private int begin() {
-        if (!descriptor.tryBegin()) throw new ClosedException(owner);
-        return descriptor.fd;
-    }
-
-    private void end() {
-        descriptor.end();
-    }
-
-    @Override
-    public String toString() {
-        return "EventFd[fd=" + descriptor.fd + (isClosed() ? ", closed" : "") + "]";
-    }
-
-    /**
-     * The descriptor and its use count. Holds no reference to the {@link EventFd}, so the cleaner can
-     * run it once the handle is unreachable.
-     */
-    private static final class Descriptor implements Runnable {
-        /** No new calls may start. */
-        private static final int CLOSED = Integer.MIN_VALUE;
-        /** The descriptor is released when no call is in flight. */
-        private static final int RELEASE = 1 << 30;
-        private static final VarHandle STATE;
-        static {
-            try {
-                STATE = MethodHandles.lookup().findVarHandle(Descriptor.class, "state", int.class);
-            } catch (ReflectiveOperationException e) {
-                throw new ExceptionInInitializerError(e);
-            }
-        }
-
-        final int fd;
-        /** CLOSED | RELEASE | number of calls in flight; updated atomically (volatile). */
-        private volatile int state;
-        /** {@code /proc/self/fdinfo/<fd>} opened on first {@link #count()}, -1 before; guarded by this. */
-        private int fdinfo = -1;
-
-        Descriptor(int fd) {
-            this.fd = fd;
-        }
-
-        boolean isClosed() {
-            return (state & CLOSED) != 0;
-        }
-
-        boolean tryBegin() {
-            for (int s = state; ; s = state) {
-                if ((s & CLOSED) != 0) return false;
-                if (STATE.compareAndSet(this, s, s + 1)) return true;
-            }
-        }
-
-        void end() {
-            int s = (int) STATE.getAndAdd(this, -1) - 1;
-            if (s == (CLOSED | RELEASE)) release();  // released while this call was in flight: it was the last
-        }
-
-        /** @return whether this call closed it (false if it was already closed) */
-        boolean markClosed() {
-            return ((int) STATE.getAndBitwiseOr(this, CLOSED) & CLOSED) == 0;
-        }
-
-        /** The cleaning action: closes, and releases the descriptor now unless a call is in flight. */
-        @Override
-        public void run() {
-            int s = (int) STATE.getAndBitwiseOr(this, CLOSED | RELEASE);
-            if ((s & ~CLOSED) == 0) release();
-        }
-
-        private synchronized void release() {
-            if (fdinfo >= 0) Native.close(fdinfo);
-            Native.close(fd);
-        }
-
-        synchronized long count() {
-            if (fdinfo < 0) fdinfo = Native.openReadOnly("/proc/self/fdinfo/" + fd);
-            String text = Native.preadText(fdinfo, 512);
-            int i = text.indexOf("eventfd-count:");
-            if (i < 0) throw new IllegalStateException("descriptor " + fd + " is not an eventfd:\n" + text);
-            int start = i + "eventfd-count:".length();
-            int end = text.indexOf('\n', start);
-            return Long.parseUnsignedLong(text.substring(start, end < 0 ? text.length() : end).strip(), 16);
-        }
+        return Long.parseUnsignedLong(field(fdinfo(), "eventfd-count:"), 16);
     }
 }

@@ -53,7 +53,27 @@ public final class Native {
 
     // <fcntl.h>
     static final int O_RDONLY = 0;
+    static final int O_RDWR = 2;
+    static final int O_CREAT = 0100;
+    static final int O_NONBLOCK = 04000;
     static final int O_CLOEXEC = 0x80000;
+
+    // <sys/socket.h>, <sys/un.h>, <sys/file.h>
+    static final int AF_UNIX = 1;
+    static final int SOCK_STREAM = 1;
+    static final int SOCK_NONBLOCK = 04000;
+    static final int SOCK_CLOEXEC = 0x80000;
+    static final int SOL_SOCKET = 1;
+    static final int SCM_RIGHTS = 1;
+    static final int SO_PEERCRED = 17;
+    static final int MSG_CTRUNC = 0x8;
+    static final int MSG_NOSIGNAL = 0x4000;
+    static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    static final int LOCK_EX = 2;
+    static final int LOCK_NB = 4;
+    static final int LOCK_UN = 8;
+    /** sizeof(sun_path) */
+    public static final int UNIX_PATH_MAX = 108;
 
     // errno values this library reacts to (asm-generic/errno-base.h)
     public static final int ENOENT = 2;
@@ -61,6 +81,9 @@ public final class Native {
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
     public static final int EEXIST = 17;
+    public static final int EPIPE = 32;
+    public static final int ECONNRESET = 104;
+    public static final int ECONNREFUSED = 111;
 
     /**
      * <pre>{@code
@@ -94,6 +117,16 @@ public final class Native {
     private static final MethodHandle EPOLL_CTL;    // int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     private static final MethodHandle EPOLL_WAIT;   // int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
     private static final MethodHandle STRERROR;     // char *strerror(int errnum)
+    private static final MethodHandle SOCKET;       // int socket(int domain, int type, int protocol)
+    private static final MethodHandle BIND;         // int bind(int fd, const struct sockaddr *addr, socklen_t len)
+    private static final MethodHandle LISTEN;       // int listen(int fd, int backlog)
+    private static final MethodHandle ACCEPT4;      // int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+    private static final MethodHandle CONNECT;      // int connect(int fd, const struct sockaddr *addr, socklen_t len)
+    private static final MethodHandle SENDMSG;      // ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+    private static final MethodHandle RECVMSG;      // ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+    private static final MethodHandle GETSOCKOPT;   // int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+    private static final MethodHandle FLOCK;        // int flock(int fd, int operation)
+    private static final MethodHandle UNLINK;       // int unlink(const char *path)
 
     static {
         Availability.ensureAvailable();
@@ -113,6 +146,18 @@ public final class Native {
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), errno);
         EPOLL_WAIT = bind(linker, libc, "epoll_wait",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), errno);
+        SOCKET = bind(linker, libc, "socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), errno);
+        BIND = bind(linker, libc, "bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), errno);
+        LISTEN = bind(linker, libc, "listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
+        ACCEPT4 = bind(linker, libc, "accept4",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), errno);
+        CONNECT = bind(linker, libc, "connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), errno);
+        SENDMSG = bind(linker, libc, "sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), errno);
+        RECVMSG = bind(linker, libc, "recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), errno);
+        GETSOCKOPT = bind(linker, libc, "getsockopt",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), errno);
+        FLOCK = bind(linker, libc, "flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
+        UNLINK = bind(linker, libc, "unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS), errno);
         STRERROR = linker.downcallHandle(libc.find("strerror").orElseThrow(),
                 FunctionDescriptor.of(ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
                         JAVA_INT));
@@ -364,6 +409,250 @@ public final class Native {
 
     public static long eventData(MemorySegment events, int index) {
         return (long) EV_DATA.get(events, index * EPOLL_EVENT.byteSize());
+    }
+
+    // ------------------------------------------------------------------ UNIX sockets and files
+
+    /**
+     * <pre>{@code struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; };}</pre>
+     */
+    private static MemorySegment sockaddr(Arena arena, String path) {
+        byte[] bytes = path.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length >= UNIX_PATH_MAX) {
+            throw new IllegalArgumentException("socket path longer than " + (UNIX_PATH_MAX - 1) + " bytes: " + path);
+        }
+        MemorySegment addr = arena.allocate(2 + UNIX_PATH_MAX, 2);
+        addr.set(ValueLayout.JAVA_SHORT, 0, (short) AF_UNIX);
+        MemorySegment.copy(bytes, 0, addr, ValueLayout.JAVA_BYTE, 2, bytes.length);
+        return addr;
+    }
+
+    /** A non-blocking, close-on-exec {@code AF_UNIX} stream socket. */
+    static int unixSocket() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int fd = (int) SOCKET.invokeExact(captureState(s), AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) throw failure("socket", errno(s));
+            return fd;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code bind} then {@code listen}. */
+    static void bindAndListen(int fd, String path, int backlog) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment addr = sockaddr(arena, path);
+            if ((int) BIND.invokeExact(captureState(s), fd, addr, (int) addr.byteSize()) < 0) {
+                throw failure("bind " + path, errno(s));
+            }
+            if ((int) LISTEN.invokeExact(captureState(s), fd, backlog) < 0) throw failure("listen " + path, errno(s));
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** @return 0, or {@code -errno} for ECONNREFUSED, ENOENT and EAGAIN (no listener, no file, backlog full) */
+    static int connect(int fd, String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment addr = sockaddr(arena, path);
+            if ((int) CONNECT.invokeExact(captureState(s), fd, addr, (int) addr.byteSize()) == 0) return 0;
+            int e = errno(s);
+            if (e == ECONNREFUSED || e == ENOENT || e == EAGAIN) return -e;
+            throw failure("connect " + path, e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** @return a new non-blocking, close-on-exec connection, or -1 if none is pending */
+    static int accept(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int c = (int) ACCEPT4.invokeExact(captureState(s), fd, MemorySegment.NULL, MemorySegment.NULL,
+                    SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (c >= 0) return c;
+            int e = errno(s);
+            if (e == EAGAIN || e == ECONNRESET || e == 103 /* ECONNABORTED */) return -1;
+            throw failure("accept4", e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * <pre>{@code
+     * struct iovec  { void *iov_base; size_t iov_len; };
+     * struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov; size_t msg_iovlen;
+     *                 void *msg_control; size_t msg_controllen; int msg_flags; };
+     * struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; unsigned char data[]; };
+     * }</pre>
+     */
+    private static final StructLayout MSGHDR = MemoryLayout.structLayout(
+            ADDRESS.withName("name"), JAVA_INT.withName("namelen"), MemoryLayout.paddingLayout(4),
+            ADDRESS.withName("iov"), JAVA_LONG.withName("iovlen"),
+            ADDRESS.withName("control"), JAVA_LONG.withName("controllen"),
+            JAVA_INT.withName("flags"), MemoryLayout.paddingLayout(4));
+    private static final long CMSG_HEADER = 16;
+
+    private static long cmsgSpace(int fds) {
+        return CMSG_HEADER + ((fds * 4L + 7) & ~7L);
+    }
+
+    /**
+     * Sends {@code data} and, as {@code SCM_RIGHTS}, {@code fds} in one {@code sendmsg}.
+     *
+     * @return bytes sent, or {@code -errno} for EAGAIN, EPIPE and ECONNRESET
+     */
+    static long sendWithFds(int fd, byte[] data, int[] fds) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment buf = arena.allocate(Math.max(1, data.length));
+            MemorySegment.copy(data, 0, buf, ValueLayout.JAVA_BYTE, 0, data.length);
+            MemorySegment iov = arena.allocate(16, 8);
+            iov.set(ADDRESS, 0, buf);
+            iov.set(JAVA_LONG, 8, data.length);
+            MemorySegment msg = arena.allocate(MSGHDR);
+            msg.set(ADDRESS, 16, iov);
+            msg.set(JAVA_LONG, 24, 1L);
+            if (fds.length > 0) {
+                MemorySegment control = arena.allocate(cmsgSpace(fds.length), 8);
+                control.set(JAVA_LONG, 0, CMSG_HEADER + fds.length * 4L);
+                control.set(JAVA_INT, 8, SOL_SOCKET);
+                control.set(JAVA_INT, 12, SCM_RIGHTS);
+                for (int i = 0; i < fds.length; i++) control.set(JAVA_INT, CMSG_HEADER + 4L * i, fds[i]);
+                msg.set(ADDRESS, 32, control);
+                msg.set(JAVA_LONG, 40, control.byteSize());
+            }
+            long n = (long) SENDMSG.invokeExact(captureState(s), fd, msg, MSG_NOSIGNAL);
+            if (n >= 0) return n;
+            int e = errno(s);
+            if (e == EAGAIN || e == EPIPE || e == ECONNRESET) return -e;
+            throw failure("sendmsg", e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** What one {@code recvmsg} brought: bytes (empty at end of stream) and received descriptors. */
+    record Received(byte[] data, int[] fds, boolean truncated) {}
+
+    /**
+     * One {@code recvmsg} of up to {@code max} bytes and {@code maxFds} descriptors, received
+     * close-on-exec ({@code MSG_CMSG_CLOEXEC}).
+     *
+     * @return what came, or {@code null} if nothing is available yet ({@code EAGAIN})
+     */
+    static Received receiveWithFds(int fd, int max, int maxFds) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment buf = arena.allocate(max);
+            MemorySegment iov = arena.allocate(16, 8);
+            iov.set(ADDRESS, 0, buf);
+            iov.set(JAVA_LONG, 8, max);
+            MemorySegment msg = arena.allocate(MSGHDR);
+            msg.set(ADDRESS, 16, iov);
+            msg.set(JAVA_LONG, 24, 1L);
+            MemorySegment control = arena.allocate(cmsgSpace(Math.max(1, maxFds)), 8);
+            msg.set(ADDRESS, 32, control);
+            msg.set(JAVA_LONG, 40, control.byteSize());
+            long n = (long) RECVMSG.invokeExact(captureState(s), fd, msg, MSG_CMSG_CLOEXEC);
+            if (n < 0) {
+                int e = errno(s);
+                if (e == EAGAIN) return null;
+                if (e == ECONNRESET) return new Received(new byte[0], new int[0], false);
+                throw failure("recvmsg", e);
+            }
+            int flags = msg.get(JAVA_INT, 48);
+            int[] fds = new int[0];
+            long controlLen = msg.get(JAVA_LONG, 40);
+            if (controlLen >= CMSG_HEADER && control.get(JAVA_INT, 8) == SOL_SOCKET
+                    && control.get(JAVA_INT, 12) == SCM_RIGHTS) {
+                int count = (int) ((control.get(JAVA_LONG, 0) - CMSG_HEADER) / 4);
+                fds = new int[count];
+                for (int i = 0; i < count; i++) fds[i] = control.get(JAVA_INT, CMSG_HEADER + 4L * i);
+            }
+            return new Received(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), fds, (flags & MSG_CTRUNC) != 0);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code SO_PEERCRED}: the pid, uid and gid of the process at the other end, as of its connect. */
+    record PeerCredentials(int pid, int uid, int gid) {}
+
+    static PeerCredentials peerCredentials(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment cred = arena.allocate(12, 4);   // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+            MemorySegment len = arena.allocate(JAVA_INT);
+            len.set(JAVA_INT, 0, 12);
+            if ((int) GETSOCKOPT.invokeExact(captureState(s), fd, SOL_SOCKET, SO_PEERCRED, cred, len) < 0) {
+                throw failure("getsockopt(SO_PEERCRED)", errno(s));
+            }
+            return new PeerCredentials(cred.get(JAVA_INT, 0), cred.get(JAVA_INT, 4), cred.get(JAVA_INT, 8));
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Opens (creating, mode 0600) a file read-write, close-on-exec. */
+    static int openLockFile(String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int fd = (int) OPEN.invokeExact(captureState(s), arena.allocateFrom(path), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0) throw failure("open " + path, errno(s));
+            return fd;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code flock(fd, LOCK_EX | LOCK_NB)}: never waits. @return whether the lock was taken */
+    static boolean tryLockExclusive(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            if ((int) FLOCK.invokeExact(captureState(s), fd, LOCK_EX | LOCK_NB) == 0) return true;
+            int e = errno(s);
+            if (e == EAGAIN || e == EINTR) return false;
+            throw failure("flock", e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Removes a file; a file already gone is not an error. */
+    static void unlink(String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            if ((int) UNLINK.invokeExact(captureState(s), arena.allocateFrom(path)) < 0 && errno(s) != ENOENT) {
+                throw failure("unlink " + path, errno(s));
+            }
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
     }
 
     // ------------------------------------------------------------------ errors

@@ -34,7 +34,7 @@ import java.util.function.Consumer;
  * <p>Each waiter's outcome is decided exactly once, by a CAS on its {@code state} from
  * {@code WAITING}: the poller (READY), the closer (CLOSED) and the waiter itself (TIMED_OUT,
  * INTERRUPTED, CANCELLED) race for it, and the loser defers to the winner. The epoll data of a
- * registration is the handle's {@link EventFd#token() token}, unique for the JVM's life, so an event for
+ * registration is the handle's {@link NativeFd#token() token}, unique for the JVM's life, so an event for
  * a closed descriptor whose number was reused can never wake the new descriptor's waiters. A descriptor
  * is always removed from the epoll set before it is closed ({@link #closing}), because the kernel keeps
  * a registration alive while any process still has the file open.
@@ -55,7 +55,7 @@ public final class Poller {
         CANCELLED
     }
 
-    private static final long WAKE_TOKEN = 0;  // EventFd tokens start at 1
+    private static final long WAKE_TOKEN = 0;  // NativeFd tokens start at 1
     private static final int MAX_EVENTS = 256;
 
     private static volatile Poller shared;
@@ -110,7 +110,7 @@ public final class Poller {
      * @return why it returned; on INTERRUPTED the interrupt status is still set. When not interruptible
      *         an interrupt during the wait is remembered and re-asserted before returning.
      */
-    public Outcome await(EventFd fd, boolean timed, long deadline, boolean interruptible) {
+    public Outcome await(NativeFd fd, boolean timed, long deadline, boolean interruptible) {
         Thread me = Thread.currentThread();
         if (interruptible && me.isInterrupted()) return Outcome.INTERRUPTED;
         if (timed && deadline - System.nanoTime() <= 0) return Outcome.TIMED_OUT;
@@ -151,7 +151,7 @@ public final class Poller {
      * @return a handle whose {@link Waiter#cancel()} withdraws the registration
      * @throws dev.eventfd.sync.ClosedException if {@code fd} is closed
      */
-    public Waiter register(EventFd fd, Consumer<Outcome> callback) {
+    public Waiter register(NativeFd fd, Consumer<Outcome> callback) {
         Waiter w = new Waiter(this, null, callback);
         add(fd, w);
         return w;
@@ -159,9 +159,9 @@ public final class Poller {
 
     /**
      * Wakes everything waiting on {@code fd} with CLOSED and removes its registration. Called by
-     * {@link EventFd#close()} before the descriptor is closed.
+     * {@link NativeFd#close()} before the descriptor is closed.
      */
-    void closing(EventFd fd) {
+    void closing(NativeFd fd) {
         wakeAll(fd, Outcome.CLOSED);
     }
 
@@ -170,12 +170,12 @@ public final class Poller {
      * an owner that has just made the descriptor readable itself saves its waiters a hop through the
      * poller thread. Waiters re-check their condition, so a spurious signal is harmless.
      */
-    public void signal(EventFd fd) {
+    public void signal(NativeFd fd) {
         wakeAll(fd, Outcome.READY);
     }
 
     /** Removes the entry of {@code fd} and its registration, and wakes its waiters with {@code outcome}. */
-    private void wakeAll(EventFd fd, Outcome outcome) {
+    private void wakeAll(NativeFd fd, Outcome outcome) {
         List<Waiter> woken;
         lock.lock();
         try {
@@ -235,7 +235,7 @@ public final class Poller {
 
     // ------------------------------------------------------------------ internals
 
-    private void add(EventFd fd, Waiter w) {
+    private void add(NativeFd fd, Waiter w) {
         lock.lock();
         try {
             if (shutdown) throw new IllegalStateException("poller is shut down");
@@ -341,10 +341,10 @@ public final class Poller {
 
     /** The waiters of one descriptor; guarded by the poller's lock. */
     private static final class Entry {
-        final EventFd fd;
+        final NativeFd fd;
         final LinkedHashSet<Waiter> waiters = new LinkedHashSet<>();
 
-        Entry(EventFd fd) {
+        Entry(NativeFd fd) {
             this.fd = fd;
         }
 

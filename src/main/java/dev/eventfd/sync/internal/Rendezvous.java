@@ -1,0 +1,424 @@
+package dev.eventfd.sync.internal;
+
+import dev.eventfd.sync.NativeCallException;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+
+/**
+ * Finds or creates named, cross-process synchronizers: descriptors travel between processes over
+ * {@code AF_UNIX} sockets as {@code SCM_RIGHTS}.
+ *
+ * <h2>Implementation overview</h2>
+ * Every process that has a named object open is a <em>participant</em> and serves it: it listens on
+ * its own socket, {@code <dir>/<kind>.<name>.<pid>-<n>.sock}, and answers each connection with the
+ * object's descriptors. A newcomer takes the name's lock file ({@code flock}, polled without
+ * blocking), tries the participants' sockets in turn (removing those nobody listens on any more: left
+ * by a killed process), and either joins through the first that answers or, when none does, creates
+ * the object. Either way it starts serving before it lets go of the lock. So the name keeps working as
+ * long as any participant lives, whoever created it, and is created afresh once all have gone.
+ *
+ * <p>The directory is {@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <tmpdir>/eventfd-sync-<uid>},
+ * created 0700 and refused unless it is owned by this user with no access for others (the
+ * {@code eventfd.sync.dir} system property overrides it). Sockets are 0600. A server checks each
+ * client's {@code SO_PEERCRED} and answers only its own user.
+ *
+ * <h2>Protocol (version 1, native byte order)</h2>
+ * <pre>
+ * request  (8 bytes):  u32 magic 'EFDS' | u16 version | u8 kind | u8 0
+ * response (16 bytes): u32 magic 'EFDS' | u16 version | u8 status | u8 kind | i32 initial | i32 server pid
+ *                      + SCM_RIGHTS: the object's descriptors when status is OK
+ * </pre>
+ * A server closes connections that send fewer bytes than a request within {@value #REQUEST_MILLIS}
+ * ms, and answers BAD_REQUEST to more bytes or a wrong magic, VERSION to another version (with its
+ * own in the version field) and KIND to another kind.
+ */
+public final class Rendezvous implements AutoCloseable {
+
+    /** The kinds of named object, and their descriptors' modes (EFD_SEMAPHORE or not). */
+    public enum Kind {
+        SEMAPHORE(1, "semaphore", true, true),
+        LATCH(2, "latch", true, false);
+
+        final int code;
+        final String label;
+        final boolean[] semaphoreMode;
+
+        Kind(int code, String label, boolean... semaphoreMode) {
+            this.code = code;
+            this.label = label;
+            this.semaphoreMode = semaphoreMode;
+        }
+    }
+
+    /** The outcome of {@link #open}: the object's descriptors, and the participant serving them here. */
+    public record Opened(EventFd[] descriptors, int initial, boolean created, Rendezvous participant) {}
+
+    static final int MAGIC = 0x45464453;   // "EFDS"
+    public static final int VERSION = 1;
+    static final int REQUEST_BYTES = 8;
+    static final int RESPONSE_BYTES = 16;
+    static final int OK = 0, BAD_REQUEST = 1, BAD_VERSION = 2, BAD_KIND = 3, REFUSED = 4;
+    static final long REQUEST_MILLIS = 2_000;
+    static final long RESPONSE_MILLIS = 5_000;
+    static final long LOCK_MILLIS = 30_000;
+
+    /** Longest name accepted. */
+    public static final int MAX_NAME = 64;
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
+    private static final AtomicLong PARTICIPANTS = new AtomicLong();
+
+    private final Kind kind;
+    private final EventFd[] descriptors;
+    private final int initial;
+    private final Path path;
+    private final UnixSocket listener;
+    private final int ownUid;
+    private final Thread server;
+
+    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Path path, int ownUid) {
+        this.kind = kind;
+        this.descriptors = descriptors;
+        this.initial = initial;
+        this.path = path;
+        this.ownUid = ownUid;
+        this.listener = UnixSocket.listen(path, 64);
+        try {
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException | RuntimeException e) {
+            listener.close();
+            Native.unlink(path.toString());
+            throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
+        }
+        this.server = Thread.ofVirtual().name("eventfd-sync serving " + path.getFileName()).start(this::serve);
+    }
+
+    /**
+     * Joins the object {@code name} of {@code kind} if a participant serves it, else creates it with
+     * {@code create} (called with the name's lock held). Either way this process then serves it.
+     *
+     * @throws IllegalArgumentException if the name is not acceptable (the message says why)
+     */
+    public static Opened open(Kind kind, String name, int initial, Supplier<EventFd[]> create) {
+        checkName(name);
+        Path dir = directory();
+        int uid = currentUid();
+        String prefix = kind.label + "." + name + ".";
+        Path mine = dir.resolve(prefix + ProcessHandle.current().pid() + "-" + PARTICIPANTS.incrementAndGet() + ".sock");
+        if (mine.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= Native.UNIX_PATH_MAX) {
+            throw new IllegalArgumentException("name '" + name + "' makes a socket path longer than "
+                    + (Native.UNIX_PATH_MAX - 1) + " bytes under " + dir);
+        }
+        int lock = lockName(dir.resolve(prefix + "lock"));
+        try {
+            Opened joined = join(kind, dir, prefix, uid);
+            EventFd[] fds = joined != null ? joined.descriptors() : create.get();
+            int init = joined != null ? joined.initial() : initial;
+            try {
+                return new Opened(fds, init, joined == null, new Rendezvous(kind, fds, init, mine, uid));
+            } catch (RuntimeException | Error e) {
+                for (EventFd fd : fds) fd.close();
+                throw e;
+            }
+        } finally {
+            Native.close(lock);           // releases the flock
+        }
+    }
+
+    /** The sockets of live participants of a name, and which process serves each (for status). */
+    public static List<Long> participants(Kind kind, String name) {
+        checkName(name);
+        List<Long> pids = new ArrayList<>();
+        String prefix = kind.label + "." + name + ".";
+        for (Path p : sockets(directory(), prefix)) {
+            UnixSocket s = UnixSocket.connect(p);
+            if (s == null) continue;
+            s.close();
+            String rest = p.getFileName().toString().substring(prefix.length());
+            pids.add(Long.parseLong(rest.substring(0, rest.indexOf('-'))));
+        }
+        return pids;
+    }
+
+    /** Stops serving and removes this participant's socket; the descriptors are the owner's to close. */
+    @Override
+    public void close() {
+        if (listener.isClosed()) return;
+        listener.close();                 // the server wakes with CLOSED and ends
+        Native.unlink(path.toString());
+    }
+
+    // ------------------------------------------------------------------ names and the directory
+
+    static void checkName(String name) {
+        if (name == null) throw new NullPointerException("name");
+        if (name.isEmpty()) throw new IllegalArgumentException("name is empty");
+        if (name.indexOf('\0') >= 0) throw new IllegalArgumentException("name contains a NUL character");
+        if (name.indexOf('/') >= 0) throw new IllegalArgumentException("name contains '/': " + name);
+        if (name.equals(".") || name.equals("..")) throw new IllegalArgumentException("name is '" + name + "'");
+        if (name.length() > MAX_NAME) {
+            throw new IllegalArgumentException("name longer than " + MAX_NAME + " characters: " + name.length());
+        }
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("name must start with a letter or digit and use only "
+                    + "letters, digits, '.', '_' and '-': " + name);
+        }
+    }
+
+    /** The per-user directory of sockets, created 0700 and checked. */
+    public static Path directory() {
+        String override = System.getProperty("eventfd.sync.dir");
+        String xdg = System.getenv("XDG_RUNTIME_DIR");
+        Path dir;
+        if (override != null) dir = Path.of(override);
+        else if (xdg != null && !xdg.isEmpty() && Files.isDirectory(Path.of(xdg))) dir = Path.of(xdg, "eventfd-sync");
+        else dir = Path.of(System.getProperty("java.io.tmpdir"), "eventfd-sync-" + currentUid());
+        try {
+            if (!Files.isDirectory(dir)) {
+                try {
+                    Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
+                            PosixFilePermissions.fromString("rwx------")));
+                } catch (java.nio.file.FileAlreadyExistsException raced) {
+                    // another process made it: checked below like any existing directory
+                }
+            }
+            int owner = (Integer) Files.getAttribute(dir, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if (owner != currentUid()) {
+                throw new IllegalStateException(dir + " is owned by uid " + owner + ", not by this user ("
+                        + currentUid() + "): refusing to use it for eventfd-sync sockets");
+            }
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if (!perms.equals(PosixFilePermissions.fromString("rwx------"))) {
+                throw new IllegalStateException(dir + " has mode " + PosixFilePermissions.toString(perms)
+                        + ", not rwx------: refusing to use it for eventfd-sync sockets");
+            }
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare the eventfd-sync directory " + dir, e);
+        }
+    }
+
+    static int currentUid() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Takes the name's lock file, polling {@code flock(LOCK_NB)} with parking between tries. */
+    private static int lockName(Path lockFile) {
+        int fd = Native.openLockFile(lockFile.toString());
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LOCK_MILLIS);
+        long pause = TimeUnit.MICROSECONDS.toNanos(100);
+        while (!Native.tryLockExclusive(fd)) {
+            if (System.nanoTime() - deadline > 0) {
+                Native.close(fd);
+                throw new IllegalStateException("timed out after " + LOCK_MILLIS + " ms waiting for " + lockFile);
+            }
+            LockSupport.parkNanos(pause);
+            pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(20));
+        }
+        return fd;
+    }
+
+    private static List<Path> sockets(Path dir, String prefix) {
+        List<Path> found = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, prefix.replace("[", "\\[") + "*.sock")) {
+            for (Path p : ds) {
+                String rest = p.getFileName().toString().substring(prefix.length());
+                if (rest.matches("[0-9]+-[0-9]+\\.sock")) found.add(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return found;
+    }
+
+    // ------------------------------------------------------------------ client
+
+    /** Asks each participant in turn; removes sockets nobody listens on. @return null if none answers */
+    private static Opened join(Kind kind, Path dir, String prefix, int uid) {
+        RuntimeException failure = null;
+        for (Path p : sockets(dir, prefix)) {
+            UnixSocket s = UnixSocket.connect(p);
+            if (s == null) {
+                Native.unlink(p.toString());   // left by a participant that died; we hold the name's lock
+                continue;
+            }
+            try (s) {
+                return request(kind, s);
+            } catch (ProtocolException e) {
+                throw e;                       // a live server that speaks another protocol: say so
+            } catch (RuntimeException e) {
+                failure = e;                   // a participant that hangs or died mid-answer: try the next
+            }
+        }
+        if (failure != null && !(failure instanceof NativeCallException)) {
+            System.getLogger(Rendezvous.class.getName()).log(System.Logger.Level.DEBUG, "join failed", failure);
+        }
+        return null;
+    }
+
+    /** A server's answer this library cannot accept: another protocol, another kind, refused. */
+    public static final class ProtocolException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        ProtocolException(String message) {
+            super(message);
+        }
+    }
+
+    static Opened request(Kind kind, UnixSocket s) {
+        byte[] req = ByteBuffer.allocate(REQUEST_BYTES).order(ByteOrder.nativeOrder())
+                .putInt(MAGIC).putShort((short) VERSION).put((byte) kind.code).put((byte) 0).array();
+        if (s.send(req) != REQUEST_BYTES) throw new IllegalStateException("could not send the request");
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS);
+        Native.Received r;
+        while ((r = s.receive(RESPONSE_BYTES * 2, kind.semaphoreMode.length + 1)) == null) {
+            if (Poller.shared().await(s, true, deadline, false) == Poller.Outcome.TIMED_OUT) {
+                throw new IllegalStateException("no answer within " + RESPONSE_MILLIS + " ms");
+            }
+        }
+        int[] fds = r.fds();
+        try {
+            if (r.data().length < RESPONSE_BYTES) {
+                throw new IllegalStateException("short answer: " + r.data().length + " bytes");
+            }
+            ByteBuffer b = ByteBuffer.wrap(r.data()).order(ByteOrder.nativeOrder());
+            int magic = b.getInt();
+            int version = b.getShort() & 0xffff;
+            int status = b.get();
+            int k = b.get();
+            int init = b.getInt();
+            if (magic != MAGIC) throw new ProtocolException("the server is not an eventfd-sync participant");
+            if (version != VERSION || status == BAD_VERSION) {
+                throw new ProtocolException("the server speaks eventfd-sync protocol version " + version
+                        + "; this library speaks version " + VERSION);
+            }
+            if (status == REFUSED) throw new ProtocolException("the server refused this user");
+            if (status == BAD_KIND || k != kind.code) {
+                throw new ProtocolException("the name belongs to another kind of object (kind " + k + ")");
+            }
+            if (status != OK) throw new ProtocolException("the server rejected the request (status " + status + ")");
+            if (r.truncated() || fds.length != kind.semaphoreMode.length) {
+                throw new ProtocolException("expected " + kind.semaphoreMode.length + " descriptors, got "
+                        + fds.length + (r.truncated() ? " (truncated)" : ""));
+            }
+            EventFd[] adopted = new EventFd[fds.length];
+            try {
+                for (int i = 0; i < fds.length; i++) {
+                    adopted[i] = EventFd.adopt(fds[i], kind.semaphoreMode[i], kind.label);
+                    fds[i] = -1;
+                }
+            } catch (IllegalArgumentException e) {
+                for (EventFd a : adopted) if (a != null) a.close();
+                throw new ProtocolException("the server sent an unexpected descriptor: " + e.getMessage());
+            }
+            return new Opened(adopted, init, false, null);
+        } finally {
+            for (int fd : fds) if (fd >= 0) Native.close(fd);
+        }
+    }
+
+    // ------------------------------------------------------------------ server
+
+    private void serve() {
+        Poller poller = Poller.shared();
+        try {
+            for (;;) {
+                UnixSocket c;
+                while ((c = listener.accept()) != null) {
+                    UnixSocket conn = c;
+                    Thread.ofVirtual().name("eventfd-sync answering").start(() -> answer(conn));
+                }
+                if (poller.await(listener, false, 0, false) == Poller.Outcome.CLOSED) return;
+            }
+        } catch (dev.eventfd.sync.ClosedException closed) {
+            // the participant was closed
+        }
+    }
+
+    private void answer(UnixSocket conn) {
+        try (conn) {
+            Native.PeerCredentials peer = conn.peerCredentials();
+            if (!permits(ownUid, peer)) {
+                reply(conn, REFUSED);
+                return;
+            }
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REQUEST_MILLIS);
+            byte[] got = new byte[0];
+            while (got.length < REQUEST_BYTES) {
+                Native.Received r = conn.receive(64, 0);
+                if (r == null) {
+                    if (Poller.shared().await(conn, true, deadline, false) == Poller.Outcome.TIMED_OUT) return;
+                    continue;
+                }
+                for (int fd : r.fds()) Native.close(fd);        // nobody sends us descriptors
+                if (r.data().length == 0) return;                // closed after half a request
+                got = concat(got, r.data());
+            }
+            if (got.length > REQUEST_BYTES) {
+                reply(conn, BAD_REQUEST);
+                return;
+            }
+            ByteBuffer b = ByteBuffer.wrap(got).order(ByteOrder.nativeOrder());
+            if (b.getInt() != MAGIC) {
+                reply(conn, BAD_REQUEST);
+                return;
+            }
+            int version = b.getShort() & 0xffff;
+            int k = b.get();
+            if (version != VERSION) reply(conn, BAD_VERSION);
+            else if (k != kind.code) reply(conn, BAD_KIND);
+            else reply(conn, OK);
+        } catch (RuntimeException e) {
+            // one client's trouble never disturbs the server or other clients
+        }
+    }
+
+    /** The access decision: only processes of the owner's user are answered. */
+    static boolean permits(int ownerUid, Native.PeerCredentials peer) {
+        return peer.uid() == ownerUid;
+    }
+
+    private void reply(UnixSocket conn, int status) {
+        byte[] resp = ByteBuffer.allocate(RESPONSE_BYTES).order(ByteOrder.nativeOrder())
+                .putInt(MAGIC).putShort((short) VERSION).put((byte) status).put((byte) kind.code)
+                .putInt(initial).putInt((int) ProcessHandle.current().pid()).array();
+        if (status != OK) {
+            conn.send(resp);
+            return;
+        }
+        int[] fds = new int[descriptors.length];
+        int begun = 0;
+        try {
+            for (; begun < descriptors.length; begun++) fds[begun] = descriptors[begun].begin();
+            conn.send(resp, fds);
+        } finally {
+            for (int i = 0; i < begun; i++) descriptors[i].end();
+        }
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+}

@@ -1,0 +1,82 @@
+package dev.eventfd.sync.internal;
+
+import java.nio.file.Path;
+
+/**
+ * One non-blocking, close-on-exec {@code AF_UNIX} stream socket, owned by this object. Waiting for it
+ * is done through the {@link Poller}, never inside a native call.
+ */
+public final class UnixSocket extends NativeFd {
+
+    private UnixSocket(int fd) {
+        super(fd, "UnixSocket");
+    }
+
+    /** Binds and listens on {@code path} (which must not exist). */
+    static UnixSocket listen(Path path, int backlog) {
+        UnixSocket s = new UnixSocket(Native.unixSocket());
+        try {
+            Native.bindAndListen(s.begin(), path.toString(), backlog);
+            s.end();
+            return s;
+        } catch (RuntimeException | Error e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** @return a connected socket, or {@code null} if nobody listens on {@code path} (or it is gone) */
+    static UnixSocket connect(Path path) {
+        UnixSocket s = new UnixSocket(Native.unixSocket());
+        try {
+            int r = Native.connect(s.begin(), path.toString());
+            s.end();
+            if (r == 0) return s;
+            s.close();
+            return null;
+        } catch (RuntimeException | Error e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** @return a pending connection, or {@code null} if none */
+    UnixSocket accept() {
+        int fd = begin();
+        try {
+            int c = Native.accept(fd);
+            return c < 0 ? null : new UnixSocket(c);
+        } finally {
+            end();
+        }
+    }
+
+    Native.PeerCredentials peerCredentials() {
+        int fd = begin();
+        try {
+            return Native.peerCredentials(fd);
+        } finally {
+            end();
+        }
+    }
+
+    /** @return bytes sent, or {@code -errno} (EAGAIN, EPIPE, ECONNRESET) */
+    long send(byte[] data, int... fds) {
+        int fd = begin();
+        try {
+            return Native.sendWithFds(fd, data, fds);
+        } finally {
+            end();
+        }
+    }
+
+    /** @return what one receive brought, or {@code null} if nothing is available yet */
+    Native.Received receive(int max, int maxFds) {
+        int fd = begin();
+        try {
+            return Native.receiveWithFds(fd, max, maxFds);
+        } finally {
+            end();
+        }
+    }
+}
