@@ -2,6 +2,7 @@ package dev.eventfd.sync;
 
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.Poller;
+import dev.eventfd.sync.internal.Rendezvous;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -62,6 +63,8 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
     private final EventFd countFd;
     private final EventFd gateFd;
     private final Poller poller;
+    /** Serves the descriptors to other processes when the latch is named; else null. */
+    private final Rendezvous participant;
     /** Set once by close() (volatile). */
     private volatile boolean closed;
     /**
@@ -89,19 +92,45 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
      * @throws NativeCallException           if the descriptors cannot be created (e.g. {@code EMFILE})
      */
     public EventFdLatch(int count) {
-        super(requireNonNegative(count));
+        this(createDescriptors(requireNonNegative(count)), null);
+    }
+
+    /** Takes ownership of {@code descriptors} (count, gate) and of the named participant, if any. */
+    private EventFdLatch(EventFd[] descriptors, Rendezvous participant) {
+        super(0);
+        this.countFd = descriptors[0];
+        this.gateFd = descriptors[1];
+        this.participant = participant;
+        this.poller = Poller.shared();
+    }
+
+    private static EventFd[] createDescriptors(int count) {
         EventFdSupport.ensureAvailability();
         EventFd c = EventFd.create(count, true, "EventFdLatch");
-        EventFd g;
         try {
-            g = EventFd.create(count == 0 ? 1 : 0, false, "EventFdLatch");
+            return new EventFd[] {c, EventFd.create(count == 0 ? 1 : 0, false, "EventFdLatch")};
         } catch (RuntimeException | Error e) {
             c.close();
             throw e;
         }
-        this.countFd = c;
-        this.gateFd = g;
-        this.poller = Poller.shared();
+    }
+
+    /**
+     * Opens the latch called {@code name}, shared by every process of this user that opens the same
+     * name: joins it if a process has it open, else creates it with {@code count}. For a process that
+     * joins, {@code count} is ignored. Names, lifetime and access are as for
+     * {@link EventFdSemaphore#open(String, int, boolean)}; {@link #close()} leaves the latch to the
+     * other participants.
+     *
+     * @throws IllegalArgumentException if the name is not acceptable or {@code count} is negative
+     * @throws IllegalStateException    if a participant answers with another protocol version or for
+     *                                  another kind of object, or the directory is not safe to use
+     */
+    public static EventFdLatch open(String name, int count) {
+        requireNonNegative(count);
+        EventFdSupport.ensureAvailability();
+        Rendezvous.Opened o = Rendezvous.open(Rendezvous.Kind.LATCH, name, count, () -> createDescriptors(count));
+        return new EventFdLatch(o.descriptors(), o.participant());
     }
 
     private static int requireNonNegative(int count) {
@@ -220,6 +249,7 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;                               // volatile: every later ensureOpen() sees it
+        if (participant != null) participant.close();
         gateFd.close();                              // wakes the gate's waiters with CLOSED
         countFd.close();
     }
