@@ -65,13 +65,17 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Negative permits</b> (a negative initial count, or {@link #reducePermits}) are a deficit kept
  * in this JVM: the kernel counter stays at zero until releases have paid it, so other processes cannot
- * acquire meanwhile, and permits that other processes release are used to pay it.
+ * acquire meanwhile. While in deficit this JVM watches the counter, and permits that other processes
+ * release pay it as soon as the poller sees them (a process that reads the counter at that very
+ * moment can take one first).
  *
- * <p><b>Limits.</b> {@link #release} throws {@code Error("Maximum permit count exceeded")} if more than
- * {@link Integer#MAX_VALUE} permits would be available, as {@code Semaphore} does; the check reads the
- * kernel counter, so it is exact unless another process releases at the same moment. If another
- * process pushes the counter past {@code Integer.MAX_VALUE}, {@link #availablePermits()} reports
- * {@code Integer.MAX_VALUE}. Taking {@code n} permits costs {@code n} reads, so {@link #drainPermits()}
+ * <p><b>Limits.</b> {@link #release} throws {@code Error("Maximum permit count exceeded")}, leaving
+ * the count unchanged, if more than {@link Integer#MAX_VALUE} permits would be available, as
+ * {@code Semaphore} does. The check is exact for every permit this JVM knows of: its own transfers,
+ * and the kernel counter as of its last look (every {@link #availablePermits()}, and every check that
+ * comes near the limit, reads it). Permits another process releases unseen, or at the same moment,
+ * can let one release pass the limit; {@link #availablePermits()} then reports
+ * {@code Integer.MAX_VALUE}, and the kernel keeps the true count (up to 2<sup>64</sup>-2). Taking {@code n} permits costs {@code n} reads, so {@link #drainPermits()}
  * costs one read per permit drained.
  *
  * <p><b>Closing.</b> {@link #close()} releases the descriptors. Threads waiting at that moment wake with
@@ -215,6 +219,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         this.poller = Poller.shared();
         this.deficit = deficit;
         this.kernelEstimate = kernelPermits;
+        if (deficit > 0) rebalance();   // watch the kernel counter: other processes' releases pay the deficit
     }
 
     private static EventFd[] createDescriptors(int permits) {
@@ -468,6 +473,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     private int availablePermits0() {
         long k = permitsFd.count();
+        KERNEL_ESTIMATE.setVolatile(this, k);     // what other processes did is now known here too
         if (k < 0 || k > Integer.MAX_VALUE) k = Integer.MAX_VALUE;  // a peer pushed it past int
         long available = k + super.availablePermits() - deficit;
         return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, available));
@@ -509,8 +515,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         if (reduction < 0) throw new IllegalArgumentException();
         ensureOpen();
         DEFICIT.getAndAdd(this, (long) reduction);
-        settleDeficit();
-        refeedWaiters();
+        rebalance();                    // pays what it can now, and watches the kernel counter for the rest
     }
 
     /**
