@@ -1,8 +1,7 @@
 package dev.eventfd.sync;
 
 import dev.eventfd.sync.testutil.ForkedJvm;
-import dev.eventfd.sync.testutil.LatchNonPinningChild;
-import dev.eventfd.sync.testutil.SemaphoreNonPinningChild;
+import dev.eventfd.sync.testutil.NonPinningChild;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -32,7 +31,7 @@ class NonPinningTest {
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
     void tenThousandVirtualThreadsBlockedInSemaphoreAcquireLeaveTheOnlyCarrierFree() throws Exception {
         ForkedJvm.Result r = ForkedJvm.run(
-                ForkedJvm.command(ONE_CARRIER, SemaphoreNonPinningChild.class, "10000"), Duration.ofSeconds(150));
+                ForkedJvm.command(ONE_CARRIER, NonPinningChild.class, "semaphore", "10000"), Duration.ofSeconds(150));
         System.out.print(r.output());
         assertEquals(0, r.exitCode(), r::toString);
         assertTrue(r.output().contains("NON-PINNING OK semaphore waiters=10000 "), r::toString);
@@ -42,7 +41,7 @@ class NonPinningTest {
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
     void tenThousandVirtualThreadsBlockedInLatchAwaitLeaveTheOnlyCarrierFree() throws Exception {
         ForkedJvm.Result r = ForkedJvm.run(
-                ForkedJvm.command(ONE_CARRIER, LatchNonPinningChild.class, "10000"), Duration.ofSeconds(150));
+                ForkedJvm.command(ONE_CARRIER, NonPinningChild.class, "latch", "10000"), Duration.ofSeconds(150));
         System.out.print(r.output());
         assertEquals(0, r.exitCode(), r::toString);
         assertTrue(r.output().contains("NON-PINNING OK latch waiters=10000 "), r::toString);
