@@ -3,6 +3,11 @@ package dev.eventfd.sync;
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.Poller;
 import dev.eventfd.sync.testutil.PeerProcess;
+
+import static dev.eventfd.sync.testutil.PeerProcess.PATIENCE;
+import static dev.eventfd.sync.testutil.PeerProcess.control;
+import static dev.eventfd.sync.testutil.PeerProcess.kernelCount;
+import static dev.eventfd.sync.testutil.PeerProcess.waitUntil;
 import dev.eventfd.sync.testutil.ProcFs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -31,37 +36,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class EventFdLatchPeerTest {
 
-    private static final Duration PATIENCE = Duration.ofSeconds(30);
 
     private static int[] fds(EventFdLatch latch, EventFd... controls) {
-        int[] fds = new int[2 + controls.length];
-        fds[0] = latch.countDescriptor();
-        fds[1] = latch.gateDescriptor();
-        for (int i = 0; i < controls.length; i++) fds[2 + i] = controls[i].fd();
-        return fds;
+        return PeerProcess.peerFds(latch.countDescriptor(), latch.gateDescriptor(), controls);
     }
 
-    private static EventFd control() {
-        return EventFd.create(0, false, "test control");
-    }
 
-    private static void awaitSignal(PeerProcess peer, EventFd ctl, String what) {
-        peer.awaitCondition(what, PATIENCE, () -> ctl.tryRead() > 0);
-    }
 
-    private static void waitUntil(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + PATIENCE.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) throw new AssertionError("timed out waiting until " + what);
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
 
-    /** The kernel counter of {@code fd}, from /proc/self/fdinfo (does not consume it). */
-    private static long kernelCount(int fd) {
-        String info = ProcFs.fdinfo(fd).orElseThrow(() -> new AssertionError("fd " + fd + " is not open"));
-        return Long.parseUnsignedLong(ProcFs.field(info, "eventfd-count").orElseThrow(), 16);
-    }
 
     /** Starts a thread (platform or virtual) that awaits the latch; the future completes when it returns. */
     private static CompletableFuture<Void> awaiter(EventFdLatch latch, boolean virtual, AtomicInteger returned) {
@@ -100,13 +82,13 @@ class EventFdLatchPeerTest {
                     "countdown:3:4", "release:5:1", "consume:6",
                     "countdown:3:4", "release:5:1", "consume:6",
                     "countdown:3:4", "count:3", "count:4")) {
-                awaitSignal(peer, ack, "the peer's first count-down");
+                peer.awaitSignal(ack, "the peer's first count-down");
                 assertEquals(2, latch.getCount());
                 assertEquals(0, kernelCount(latch.gateDescriptor()), "gate shut");
                 assertEquals(0, returned.get(), "a waiter returned at count 2");
 
                 go.tryWrite(1);
-                awaitSignal(peer, ack, "the peer's second count-down");
+                peer.awaitSignal(ack, "the peer's second count-down");
                 assertEquals(1, latch.getCount());
                 assertEquals(0, kernelCount(latch.gateDescriptor()), "gate shut");
                 assertEquals(0, returned.get(), "a waiter returned at count 1");
@@ -155,7 +137,7 @@ class EventFdLatchPeerTest {
         try (EventFdLatch latch = new EventFdLatch(2); EventFd ready = control()) {
             try (PeerProcess peer = PeerProcess.python(fds(latch, ready), "release:5:1", "readable:4", "count:3",
                     "count:4")) {
-                awaitSignal(peer, ready, "the peer is about to poll the gate");
+                peer.awaitSignal(ready, "the peer is about to poll the gate");
                 peer.awaitCondition("the peer sleeps in poll", PATIENCE, peer::blockedInPoll);
 
                 latch.countDown();

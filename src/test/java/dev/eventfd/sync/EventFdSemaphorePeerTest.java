@@ -2,6 +2,11 @@ package dev.eventfd.sync;
 
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.testutil.PeerProcess;
+
+import static dev.eventfd.sync.testutil.PeerProcess.PATIENCE;
+import static dev.eventfd.sync.testutil.PeerProcess.control;
+import static dev.eventfd.sync.testutil.PeerProcess.kernelCount;
+import static dev.eventfd.sync.testutil.PeerProcess.waitUntil;
 import dev.eventfd.sync.testutil.ProcFs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,39 +39,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class EventFdSemaphorePeerTest {
 
-    /** How long something that must happen may take before it counts as a hang. */
-    private static final Duration PATIENCE = Duration.ofSeconds(30);
 
     private static int[] fds(EventFdSemaphore s, EventFd... controls) {
-        int[] fds = new int[2 + controls.length];
-        fds[0] = s.permitsDescriptor();
-        fds[1] = s.turnstileDescriptor();
-        for (int i = 0; i < controls.length; i++) fds[2 + i] = controls[i].fd();
-        return fds;
+        return PeerProcess.peerFds(s.permitsDescriptor(), s.turnstileDescriptor(), controls);
     }
 
-    private static EventFd control() {
-        return EventFd.create(0, false, "test control");
-    }
 
-    /** Waits for (and consumes) one signal the peer writes to {@code ctl}. */
-    private static void awaitSignal(PeerProcess peer, EventFd ctl, String what) {
-        peer.awaitCondition(what, PATIENCE, () -> ctl.tryRead() > 0);
-    }
 
-    private static void waitUntil(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + PATIENCE.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) throw new AssertionError("timed out waiting until " + what);
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
 
-    /** The kernel counter of {@code fd} in this process, from /proc/self/fdinfo (does not consume it). */
-    private static long kernelCount(int fd) {
-        String info = ProcFs.fdinfo(fd).orElseThrow(() -> new AssertionError("fd " + fd + " is not open"));
-        return Long.parseUnsignedLong(ProcFs.field(info, "eventfd-count").orElseThrow(), 16);
-    }
 
     private static CompletableFuture<Void> virtualAcquire(EventFdSemaphore s, int permits) {
         CompletableFuture<Void> done = new CompletableFuture<>();
@@ -95,7 +75,7 @@ class EventFdSemaphorePeerTest {
             String take = k == 1 ? "take:3:1" : "gather:3:4:" + k;
             try (PeerProcess peer = PeerProcess.python(fds(s, held, go),
                     take, "count:3", "release:5:1", "consume:6", "release:3:" + k, "count:3")) {
-                awaitSignal(peer, held, "the peer holds " + k + " permits");
+                peer.awaitSignal(held, "the peer holds " + k + " permits");
                 assertEquals(5 - k, s.availablePermits(), "Java sees the peer's acquire");
                 assertEquals(1, kernelCount(s.turnstileDescriptor()), "the peer gave the turnstile back");
                 // the permits the peer holds are really gone: Java can take exactly the rest
@@ -174,7 +154,7 @@ class EventFdSemaphorePeerTest {
             try (PeerProcess peer = PeerProcess.python(fds(s, ack, go),
                     "gather:3:4:3", "release:5:1", "consume:6", "release:3:1", "release:5:1", "consume:6",
                     "release:3:2")) {
-                awaitSignal(peer, ack, "the peer holds all 3 permits");
+                peer.awaitSignal(ack, "the peer holds all 3 permits");
                 assertEquals(0, s.availablePermits());
 
                 CompletableFuture<Void> acquired = virtualAcquire(s, 3);
@@ -183,7 +163,7 @@ class EventFdSemaphorePeerTest {
                         "a JVM waiting for several permits holds the turnstile");
 
                 go.tryWrite(1);
-                awaitSignal(peer, ack, "the peer released 1 permit");
+                peer.awaitSignal(ack, "the peer released 1 permit");
                 waitUntil("Java gathered the released permit", () -> s.availablePermits() == 1);
                 assertFalse(acquired.isDone(), "acquire(3) returned with 1 permit available");
                 assertEquals(1, s.getQueueLength());
@@ -215,7 +195,7 @@ class EventFdSemaphorePeerTest {
                     "take:4:1", "release:5:1", "consume:6",
                     "take:3:2", "release:4:1", "release:5:1", "consume:6",
                     "release:3:2")) {
-                awaitSignal(peer, ack, "the peer holds the turnstile");
+                peer.awaitSignal(ack, "the peer holds the turnstile");
                 CompletableFuture<Void> acquired = virtualAcquire(s, 3);
                 waitUntil("acquire(3) queued", () -> s.getQueueLength() == 1);
                 assertEquals(3, kernelCount(s.permitsDescriptor()),
@@ -223,7 +203,7 @@ class EventFdSemaphorePeerTest {
                 assertFalse(s.tryAcquire(2), "multi-permit tryAcquire while a peer holds the turnstile");
 
                 go.tryWrite(1);
-                awaitSignal(peer, ack, "the peer took 2 permits and gave the turnstile back");
+                peer.awaitSignal(ack, "the peer took 2 permits and gave the turnstile back");
                 waitUntil("the JVM took the turnstile and gathered the last permit",
                         () -> kernelCount(s.turnstileDescriptor()) == 0 && s.availablePermits() == 1
                                 && kernelCount(s.permitsDescriptor()) == 0);
@@ -251,7 +231,7 @@ class EventFdSemaphorePeerTest {
             EventFdSemaphore s = new EventFdSemaphore(1);
             try (PeerProcess peer = PeerProcess.python(fds(s, ack, go),
                     "release:5:1", "consume:6", "count:3", "count:4", "gather:3:4:1", "count:3", "count:4")) {
-                awaitSignal(peer, ack, "the peer started");
+                peer.awaitSignal(ack, "the peer started");
                 CompletableFuture<Void> acquired = virtualAcquire(s, 3);
                 waitUntil("acquire(3) queued, holding the turnstile and the 1 permit",
                         () -> s.getQueueLength() == 1 && kernelCount(s.turnstileDescriptor()) == 0
@@ -341,7 +321,7 @@ class EventFdSemaphorePeerTest {
     void peerBlockedInPollIsWokenByJavaRelease() throws Exception {
         try (EventFdSemaphore s = new EventFdSemaphore(0); EventFd ready = control()) {
             try (PeerProcess peer = PeerProcess.python(fds(s, ready), "release:5:1", "take:3:1", "count:3")) {
-                awaitSignal(peer, ready, "the peer is about to poll");
+                peer.awaitSignal(ready, "the peer is about to poll");
                 peer.awaitCondition("the peer sleeps in poll", PATIENCE, peer::blockedInPoll);
                 assertTrue(peer.isAlive(), "the peer cannot take a permit before Java releases one");
 
@@ -383,7 +363,7 @@ class EventFdSemaphorePeerTest {
             CompletableFuture<Void> javaWaiter = virtualAcquire(s, 1);
             waitUntil("the Java waiter is queued", () -> s.getQueueLength() == 1);
             try (PeerProcess waiter = PeerProcess.python(fds(s, ready), "release:5:1", "take:3:1")) {
-                awaitSignal(waiter, ready, "the peer is about to poll");
+                waiter.awaitSignal(ready, "the peer is about to poll");
                 waiter.awaitCondition("the peer sleeps in poll", PATIENCE, waiter::blockedInPoll);
                 try (PeerProcess releaser = PeerProcess.python(fds(s), "release:3:2")) {
                     releaser.waitForSuccess(PATIENCE);

@@ -407,4 +407,42 @@ public final class PeerProcess implements AutoCloseable {
     public String toString() {
         return "PeerProcess[pid=" + pid + ", " + argv + "]";
     }
+
+    // ---- helpers shared by the peer tests
+
+    /** How long something that must happen may take before it counts as a hang. */
+    public static final java.time.Duration PATIENCE = java.time.Duration.ofSeconds(30);
+
+    /** The descriptors a peer gets as 3, 4, ...: those of the object under test, then control eventfds. */
+    public static int[] peerFds(int first, int second, dev.eventfd.sync.internal.EventFd... controls) {
+        int[] fds = new int[2 + controls.length];
+        fds[0] = first;
+        fds[1] = second;
+        for (int i = 0; i < controls.length; i++) fds[2 + i] = controls[i].fd();
+        return fds;
+    }
+
+    /** A plain eventfd that carries "done"/"go" signals between a test and its peer. */
+    public static dev.eventfd.sync.internal.EventFd control() {
+        return dev.eventfd.sync.internal.EventFd.create(0, false, "test control");
+    }
+
+    /** Waits for (and consumes) one signal the peer writes to {@code ctl}. */
+    public void awaitSignal(dev.eventfd.sync.internal.EventFd ctl, String what) {
+        awaitCondition(what, PATIENCE, () -> ctl.tryRead() > 0);
+    }
+
+    public static void waitUntil(String what, java.util.function.BooleanSupplier condition) {
+        long deadline = System.nanoTime() + PATIENCE.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) throw new AssertionError("timed out waiting until " + what);
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+    }
+
+    /** The kernel counter of {@code fd} in this process, from /proc/self/fdinfo (does not consume it). */
+    public static long kernelCount(int fd) {
+        String info = ProcFs.fdinfo(fd).orElseThrow(() -> new AssertionError("fd " + fd + " is not open"));
+        return Long.parseUnsignedLong(ProcFs.field(info, "eventfd-count").orElseThrow(), 16);
+    }
 }
