@@ -264,6 +264,28 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                 o.participant());
     }
 
+    /**
+     * Joins the semaphore called {@code name} if some process has it open; never creates it.
+     *
+     * @return the semaphore, or {@code null} if no process has the name open
+     * @throws IllegalArgumentException if the name is not acceptable
+     */
+    public static EventFdSemaphore openExisting(String name) {
+        EventFdSupport.ensureAvailability();
+        Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SEMAPHORE, name);
+        if (o == null) return null;
+        return new EventFdSemaphore(false, o.descriptors(), o.descriptors()[0].count(), 0, o.participant());
+    }
+
+    /**
+     * The processes that have the semaphore called {@code name} open and serve it, the first being
+     * the one a newcomer asks first. Empty if nobody has it open.
+     */
+    public static java.util.List<Long> participants(String name) {
+        EventFdSupport.ensureAvailability();
+        return Rendezvous.participants(Rendezvous.Kind.SEMAPHORE, name);
+    }
+
     /** {@link #open(String, int, boolean)} for a non-fair semaphore. */
     public static EventFdSemaphore open(String name, int permits) {
         return open(name, permits, false);

@@ -116,6 +116,15 @@ public final class Rendezvous implements AutoCloseable {
      * @throws IllegalArgumentException if the name is not acceptable (the message says why)
      */
     public static Opened open(Kind kind, String name, int initial, Supplier<EventFd[]> create) {
+        return open(kind, name, initial, create, true);
+    }
+
+    /** Joins {@code name} if a participant serves it, and serves it too. @return null if nobody has it open */
+    public static Opened openExisting(Kind kind, String name) {
+        return open(kind, name, 0, null, false);
+    }
+
+    private static Opened open(Kind kind, String name, int initial, Supplier<EventFd[]> create, boolean mayCreate) {
         checkName(name);
         Path dir = directory();
         int uid = currentUid();
@@ -128,6 +137,7 @@ public final class Rendezvous implements AutoCloseable {
         int lock = lockName(dir.resolve(prefix + "lock"));
         try {
             Opened joined = join(kind, dir, prefix, uid);
+            if (joined == null && !mayCreate) return null;
             EventFd[] fds = joined != null ? joined.descriptors() : create.get();
             int init = joined != null ? joined.initial() : initial;
             try {
