@@ -298,7 +298,11 @@ public final class Rendezvous implements AutoCloseable {
     static Opened request(Kind kind, UnixSocket s) {
         byte[] req = ByteBuffer.allocate(REQUEST_BYTES).order(ByteOrder.nativeOrder())
                 .putInt(MAGIC).putShort((short) VERSION).put((byte) kind.code).put((byte) 0).array();
-        if (s.send(req) != REQUEST_BYTES) throw new IllegalStateException("could not send the request");
+        long sent = s.send(req);
+        // A server that refuses may hang up before reading: its answer is still there to be read.
+        if (sent != REQUEST_BYTES && sent != -Native.EPIPE && sent != -Native.ECONNRESET) {
+            throw new IllegalStateException("could not send the request");
+        }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS);
         Native.Received r;
         while ((r = s.receive(RESPONSE_BYTES * 2, kind.semaphoreMode.length + 1)) == null) {
@@ -334,8 +338,9 @@ public final class Rendezvous implements AutoCloseable {
             EventFd[] adopted = new EventFd[fds.length];
             try {
                 for (int i = 0; i < fds.length; i++) {
-                    adopted[i] = EventFd.adopt(fds[i], kind.semaphoreMode[i], kind.label);
-                    fds[i] = -1;
+                    int fd = fds[i];
+                    fds[i] = -1;                   // adopt() owns it now, and closes it if it refuses it
+                    adopted[i] = EventFd.adopt(fd, kind.semaphoreMode[i], kind.label);
                 }
             } catch (IllegalArgumentException e) {
                 for (EventFd a : adopted) if (a != null) a.close();
@@ -368,10 +373,6 @@ public final class Rendezvous implements AutoCloseable {
     private void answer(UnixSocket conn) {
         try (conn) {
             Native.PeerCredentials peer = conn.peerCredentials();
-            if (!permits(ownUid, peer)) {
-                reply(conn, REFUSED);
-                return;
-            }
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REQUEST_MILLIS);
             byte[] got = new byte[0];
             while (got.length < REQUEST_BYTES) {
@@ -383,6 +384,10 @@ public final class Rendezvous implements AutoCloseable {
                 for (int fd : r.fds()) Native.close(fd);        // nobody sends us descriptors
                 if (r.data().length == 0) return;                // closed after half a request
                 got = concat(got, r.data());
+            }
+            if (!permits(ownUid, peer)) {              // decided on the credentials of the connect
+                reply(conn, REFUSED);
+                return;
             }
             if (got.length > REQUEST_BYTES) {
                 reply(conn, BAD_REQUEST);

@@ -1,0 +1,230 @@
+package dev.eventfd.sync;
+
+import dev.eventfd.sync.testutil.NamedParticipantChild;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.function.Executable;
+
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What the public {@code open} methods do with input they cannot use: names that are empty, too
+ * long, contain '/', NUL or other characters outside the allowed set, or are '.' or '..', are refused
+ * by {@link EventFdSemaphore#open}, {@link EventFdLatch#open} and {@link EventFdLock#open} with an
+ * IllegalArgumentException naming the problem, before anything is created in the socket directory; a
+ * name of exactly 64 characters works; a name that would make too long a socket path is refused; a
+ * socket directory that is open to others is refused; negative counts are refused. And leftovers of
+ * dead processes in the directory (a socket file nobody listens on, or a plain file with a socket's
+ * name) are removed and the name created.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class NamedBadInputTest {
+
+    private static final AtomicLong NAMES = new AtomicLong();
+    private static Path dir;
+
+    @BeforeAll
+    static void socketDirectory() {
+        dir = NamedParticipantChild.newSocketDirectory();
+    }
+
+    @AfterAll
+    static void removeSocketDirectory() {
+        System.clearProperty("eventfd.sync.dir");
+        NamedParticipantChild.deleteTree(dir);
+    }
+
+    @AfterEach
+    void restoreDirectory() {
+        System.setProperty("eventfd.sync.dir", dir.toString());
+    }
+
+    @org.junit.jupiter.api.BeforeEach
+    void useDirectory() {
+        System.setProperty("eventfd.sync.dir", dir.toString());
+    }
+
+    private static String name(String what) {
+        return what + "-" + NAMES.incrementAndGet();
+    }
+
+    private static List<Path> entries() throws Exception {
+        try (var s = Files.list(dir)) {
+            return s.toList();
+        }
+    }
+
+    private static void refused(String name, String says) throws Exception {
+        List<Path> before = entries();
+        for (Executable open : List.<Executable>of(() -> EventFdSemaphore.open(name, 1),
+                () -> EventFdSemaphore.open(name, 1, true), () -> EventFdLatch.open(name, 1),
+                () -> EventFdLock.open(name))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, open,
+                    () -> "name '" + name + "' was accepted");
+            assertTrue(e.getMessage() != null && e.getMessage().contains(says),
+                    () -> "for name '" + name + "' the message should say '" + says + "': " + e.getMessage());
+        }
+        assertEquals(before, entries(), "a refused name left something in the socket directory");
+    }
+
+    @Test
+    void namesWithASlashAreRefused() throws Exception {
+        refused("a/b", "'/'");
+        refused("/", "'/'");
+        refused("../../etc/x", "'/'");
+        refused("a/", "'/'");
+    }
+
+    @Test
+    void dotAndDotDotAreRefused() throws Exception {
+        refused(".", "'.'");
+        refused("..", "'..'");
+        refused(".hidden", "start with a letter or digit");
+    }
+
+    @Test
+    void nulIsRefused() throws Exception {
+        refused("a\0b", "NUL");
+        refused("\0", "NUL");
+    }
+
+    @Test
+    void anEmptyNameIsRefused() throws Exception {
+        refused("", "empty");
+    }
+
+    @Test
+    void aNameOverSixtyFourCharactersIsRefusedAndOneOfSixtyFourWorks() throws Exception {
+        refused("n".repeat(65), "longer than 64");
+        refused("n".repeat(1000), "longer than 64");
+        String longest = (NAMES.incrementAndGet() + "-" + "x".repeat(64)).substring(0, 64);
+        try (EventFdSemaphore s = EventFdSemaphore.open(longest, 2); EventFdSemaphore t = EventFdSemaphore.open(longest, 9)) {
+            assertEquals(2, t.availablePermits(), "the second open must join the first");
+            t.acquire();
+            assertEquals(1, s.availablePermits());
+        }
+    }
+
+    @Test
+    void otherCharactersAreRefused() throws Exception {
+        for (String bad : List.of("a b", "a*", "a?", "a[b]", "a\\b", "a:b", "caf\u00e9", "a\nb", "a\tb", "-lead",
+                "_lead", "\u00e9t\u00e9", "a$b", "a%2Fb")) {
+            refused(bad, "letters, digits");
+        }
+    }
+
+    @Test
+    void aNullNameIsRefused() {
+        assertThrows(NullPointerException.class, () -> EventFdSemaphore.open(null, 1));
+        assertThrows(NullPointerException.class, () -> EventFdLatch.open(null, 1));
+        assertThrows(NullPointerException.class, () -> EventFdLock.open(null));
+    }
+
+    @Test
+    void negativeCountsAreRefused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EventFdSemaphore.open(name("neg"), -1));
+        assertTrue(e.getMessage().contains("-1"), e.getMessage());
+        IllegalArgumentException f = assertThrows(IllegalArgumentException.class, () -> EventFdLatch.open(name("neg"), -1));
+        assertTrue(f.getMessage().contains("-1"), f.getMessage());
+    }
+
+    @Test
+    void aNameThatMakesTooLongASocketPathIsRefused() throws Exception {
+        Path deep = dir.resolve("d".repeat(60));
+        Files.createDirectory(deep, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        System.setProperty("eventfd.sync.dir", deep.toString());
+        String name = name("long").concat("-").concat("y".repeat(40));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EventFdSemaphore.open(name, 1));
+        assertTrue(e.getMessage().contains("socket path longer than 107 bytes"), e.getMessage());
+        assertTrue(e.getMessage().contains(name), e.getMessage());
+        try (var s = Files.list(deep)) {
+            assertEquals(List.of(), s.toList(), "nothing may be created for a refused name");
+        }
+    }
+
+    @Test
+    void aSocketDirectoryOpenToOthersIsRefused() throws Exception {
+        Path loose = Files.createDirectory(dir.resolve("loose-" + NAMES.incrementAndGet()));
+        Files.setPosixFilePermissions(loose, PosixFilePermissions.fromString("rwxr-xr-x"));
+        System.setProperty("eventfd.sync.dir", loose.toString());
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> EventFdSemaphore.open(name("loose"), 1));
+        assertTrue(e.getMessage().contains("rwxr-xr-x") && e.getMessage().contains("rwx------"), e.getMessage());
+        try (var s = Files.list(loose)) {
+            assertEquals(List.of(), s.toList(), "nothing may be created in a refused directory");
+        }
+    }
+
+    @Test
+    void aMissingSocketDirectoryIsCreatedPrivate() throws Exception {
+        Path fresh = dir.resolve("fresh-" + NAMES.incrementAndGet());
+        System.setProperty("eventfd.sync.dir", fresh.toString());
+        try (EventFdSemaphore s = EventFdSemaphore.open(name("fresh"), 1)) {
+            assertEquals(1, s.availablePermits());
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh)));
+            try (var l = Files.list(fresh)) {
+                for (Path p : l.filter(p -> p.toString().endsWith(".sock")).toList()) {
+                    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(p)), p::toString);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aStaleSocketFileNobodyListensOnIsReplaced() throws Exception {
+        String name = name("stale-socket");
+        Path stale = dir.resolve("semaphore." + name + ".4194000-7.sock");
+        try (ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.bind(UnixDomainSocketAddress.of(stale));
+        }                                                    // closed: the file stays, nobody listens
+        assertTrue(Files.exists(stale));
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+            assertEquals(3, s.availablePermits());
+            assertFalse(Files.exists(stale), "the stale socket was not removed");
+            List<Path> sockets = NamedParticipantChild.sockets(dir, "semaphore", name);
+            assertEquals(1, sockets.size(), sockets::toString);
+            assertTrue(sockets.getFirst().getFileName().toString()
+                    .startsWith("semaphore." + name + "." + ProcessHandle.current().pid() + "-"), sockets::toString);
+            try (EventFdSemaphore joined = EventFdSemaphore.open(name, 8)) {
+                assertEquals(3, joined.availablePermits(), "the replacement serves");
+            }
+        }
+    }
+
+    @Test
+    void aRegularFileWithASocketNameIsReplaced() throws Exception {
+        String name = name("stale-file");
+        Path stale = Files.writeString(dir.resolve("latch." + name + ".123-1.sock"), "not a socket");
+        try (EventFdLatch l = EventFdLatch.open(name, 2)) {
+            assertEquals(2, l.getCount());
+            assertFalse(Files.exists(stale), "the plain file was not removed");
+            try (EventFdLatch joined = EventFdLatch.open(name, 5)) {
+                assertEquals(2, joined.getCount(), "the replacement serves");
+            }
+        }
+    }
+
+    @Test
+    void theSameNameAsALatchAndAsASemaphoreAreDifferentObjects() throws Exception {
+        String name = name("both");
+        try (EventFdLatch l = EventFdLatch.open(name, 4); EventFdSemaphore s = EventFdSemaphore.open(name, 1)) {
+            assertEquals(4, l.getCount());
+            assertEquals(1, s.availablePermits());
+        }
+    }
+}
