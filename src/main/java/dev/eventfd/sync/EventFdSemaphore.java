@@ -242,8 +242,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * it; once the last one has closed it or exited, the next {@code open} creates it afresh. Each
      * participant serves newcomers over a UNIX socket in a per-user directory
      * ({@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <java.io.tmpdir>/eventfd-sync-<uid>}, mode
-     * 0700), and answers processes of the same user only. {@link #close()} leaves the semaphore to
-     * the other participants.
+     * 0700), and answers processes of the same user only. Sharing between users is an explicit
+     * opt-in: set the system property {@code eventfd.sync.dir} to a directory of mode 0770 (no access
+     * for others) whose group holds those users; its participants then answer that group's members
+     * too. {@link #close()} leaves the semaphore to the other participants.
      *
      * @param name    1 to 64 characters: letters, digits, {@code '.'}, {@code '_'} and {@code '-'},
      *                starting with a letter or digit

@@ -612,11 +612,11 @@ public final class Native {
         }
     }
 
-    /** Opens (creating, mode 0600) a file read-write, close-on-exec. */
-    static int openLockFile(String path) {
+    /** Opens (creating it with {@code mode}, less the umask) a file read-write, close-on-exec. */
+    static int openLockFile(String path, int mode) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) OPEN.invokeExact(captureState(s), arena.allocateFrom(path), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            int fd = (int) OPEN.invokeExact(captureState(s), arena.allocateFrom(path), O_RDWR | O_CREAT | O_CLOEXEC, mode);
             if (fd < 0) throw failure("open " + path, errno(s));
             return fd;
         } catch (NativeCallException e) {

@@ -37,7 +37,9 @@ import java.util.regex.Pattern;
  * <p>The directory is {@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <tmpdir>/eventfd-sync-<uid>},
  * created 0700 and refused unless it is owned by this user with no access for others (the
  * {@code eventfd.sync.dir} system property overrides it). Sockets are 0600. A server checks each
- * client's {@code SO_PEERCRED} and answers only its own user.
+ * client's {@code SO_PEERCRED} and answers only its own user. Sharing between users is an explicit
+ * opt-in: {@code eventfd.sync.dir} naming a directory of mode 0770 (no access for others) whose group
+ * holds the users; sockets and lock files are then 0660 and the members of that group are answered.
  *
  * <h2>Protocol (version 1, native byte order)</h2>
  * <pre>
@@ -90,17 +92,21 @@ public final class Rendezvous implements AutoCloseable {
     private final Path path;
     private final UnixSocket listener;
     private final int ownUid;
+    /** The group whose members are answered too (a shared directory), or -1. */
+    private final int sharedGid;
     private final Thread server;
 
-    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Path path, int ownUid) {
+    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Path path, int ownUid, int sharedGid) {
         this.kind = kind;
         this.descriptors = descriptors;
         this.initial = initial;
         this.path = path;
         this.ownUid = ownUid;
+        this.sharedGid = sharedGid;
         this.listener = UnixSocket.listen(path, 64);
         try {
-            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(sharedGid < 0 ? "rw-------" : "rw-rw----"));
+            if (sharedGid >= 0) shareWithDirectoryGroup(path);
         } catch (IOException | RuntimeException e) {
             listener.close();
             Native.unlink(path.toString());
@@ -126,7 +132,8 @@ public final class Rendezvous implements AutoCloseable {
 
     private static Opened open(Kind kind, String name, int initial, Supplier<EventFd[]> create, boolean mayCreate) {
         checkName(name);
-        Path dir = directory();
+        Place place = place();
+        Path dir = place.dir();
         int uid = currentUid();
         String prefix = kind.label + "." + name + ".";
         Path mine = dir.resolve(prefix + ProcessHandle.current().pid() + "-" + PARTICIPANTS.incrementAndGet() + ".sock");
@@ -134,14 +141,14 @@ public final class Rendezvous implements AutoCloseable {
             throw new IllegalArgumentException("name '" + name + "' makes a socket path longer than "
                     + (Native.UNIX_PATH_MAX - 1) + " bytes under " + dir);
         }
-        int lock = lockName(dir.resolve(prefix + "lock"));
+        int lock = lockName(dir.resolve(prefix + "lock"), place.sharedGid() >= 0);
         try {
             Opened joined = join(kind, dir, prefix, uid);
             if (joined == null && !mayCreate) return null;
             EventFd[] fds = joined != null ? joined.descriptors() : create.get();
             int init = joined != null ? joined.initial() : initial;
             try {
-                return new Opened(fds, init, joined == null, new Rendezvous(kind, fds, init, mine, uid));
+                return new Opened(fds, init, joined == null, new Rendezvous(kind, fds, init, mine, uid, place.sharedGid()));
             } catch (RuntimeException | Error e) {
                 for (EventFd fd : fds) fd.close();
                 throw e;
@@ -156,7 +163,7 @@ public final class Rendezvous implements AutoCloseable {
         checkName(name);
         List<Long> pids = new ArrayList<>();
         String prefix = kind.label + "." + name + ".";
-        for (Path p : sockets(directory(), prefix)) {
+        for (Path p : sockets(place().dir(), prefix)) {
             UnixSocket s = UnixSocket.connect(p);
             if (s == null) continue;
             s.close();
@@ -191,8 +198,22 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
-    /** The per-user directory of sockets, created 0700 and checked. */
+    /** The directory of sockets, and the group it is shared with (-1: this user only). */
+    record Place(Path dir, int sharedGid) {}
+
+    /** The directory of sockets, created 0700 if missing, and checked. */
     public static Path directory() {
+        return place().dir();
+    }
+
+    /**
+     * The directory of sockets and who may use it. The default directories are this user's own:
+     * they must be owned by this user with mode 0700. A directory named by {@code eventfd.sync.dir}
+     * may instead be shared with a group, which is the explicit opt-in to sharing between users:
+     * mode 0770 (or 2770) with no access for others, owned by this user or by a group this user is
+     * in; its participants then answer the members of that group as well.
+     */
+    static Place place() {
         String override = System.getProperty("eventfd.sync.dir");
         String xdg = System.getenv("XDG_RUNTIME_DIR");
         Path dir;
@@ -209,18 +230,40 @@ public final class Rendezvous implements AutoCloseable {
                 }
             }
             int owner = (Integer) Files.getAttribute(dir, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            if (owner != currentUid()) {
-                throw new IllegalStateException(dir + " is owned by uid " + owner + ", not by this user ("
-                        + currentUid() + "): refusing to use it for eventfd-sync sockets");
+            int group = (Integer) Files.getAttribute(dir, "unix:gid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            String mode = PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+            if (mode.equals("rwx------") && owner == currentUid()) return new Place(dir, -1);
+            if (override != null && mode.equals("rwxrwx---") && (owner == currentUid() || inGroup("self", group))) {
+                return new Place(dir, group);
             }
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            if (!perms.equals(PosixFilePermissions.fromString("rwx------"))) {
-                throw new IllegalStateException(dir + " has mode " + PosixFilePermissions.toString(perms)
-                        + ", not rwx------: refusing to use it for eventfd-sync sockets");
-            }
-            return dir;
+            throw new IllegalStateException(dir + " (owner uid " + owner + ", group " + group + ", mode " + mode
+                    + ") is not safe for eventfd-sync sockets: it must be this user's with mode rwx------, or, named "
+                    + "by eventfd.sync.dir, shared with a group of this user with mode rwxrwx---");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare the eventfd-sync directory " + dir, e);
+        }
+    }
+
+    /** Gives {@code file} the group of its directory (which a directory without the setgid bit does not). */
+    private static void shareWithDirectoryGroup(Path file) throws IOException {
+        var group = Files.readAttributes(file.getParent(), java.nio.file.attribute.PosixFileAttributes.class).group();
+        Files.getFileAttributeView(file, java.nio.file.attribute.PosixFileAttributeView.class).setGroup(group);
+    }
+
+    /** Whether process {@code pid} ("self" for this one) has {@code gid} among its groups, per /proc. */
+    static boolean inGroup(String pid, int gid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", pid, "status"))) {
+                if (line.startsWith("Gid:") || line.startsWith("Groups:")) {
+                    for (String g : line.substring(line.indexOf(':') + 1).trim().split("\\s+")) {
+                        if (!g.isEmpty() && Integer.parseInt(g) == gid) return true;
+                    }
+                }
+            }
+            return false;
+        } catch (IOException gone) {
+            return false;
         }
     }
 
@@ -233,8 +276,19 @@ public final class Rendezvous implements AutoCloseable {
     }
 
     /** Takes the name's lock file, polling {@code flock(LOCK_NB)} with parking between tries. */
-    private static int lockName(Path lockFile) {
-        int fd = Native.openLockFile(lockFile.toString());
+    private static int lockName(Path lockFile, boolean shared) {
+        int fd = Native.openLockFile(lockFile.toString(), shared ? 0660 : 0600);
+        if (shared) {
+            try {   // the umask may have taken the group's bits; only the file's owner can put them back
+                if ((Integer) Files.getAttribute(lockFile, "unix:uid") == currentUid()) {
+                    Files.setPosixFilePermissions(lockFile, PosixFilePermissions.fromString("rw-rw----"));
+                    shareWithDirectoryGroup(lockFile);
+                }
+            } catch (IOException e) {
+                Native.close(fd);
+                throw new UncheckedIOException(e);
+            }
+        }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LOCK_MILLIS);
         long pause = TimeUnit.MICROSECONDS.toNanos(100);
         while (!Native.tryLockExclusive(fd)) {
@@ -385,7 +439,7 @@ public final class Rendezvous implements AutoCloseable {
                 if (r.data().length == 0) return;                // closed after half a request
                 got = concat(got, r.data());
             }
-            if (!permits(ownUid, peer)) {              // decided on the credentials of the connect
+            if (!permits(ownUid, sharedGid, peer)) {   // decided on the credentials of the connect
                 reply(conn, REFUSED);
                 return;
             }
@@ -408,9 +462,18 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
-    /** The access decision: only processes of the owner's user are answered. */
+    /** The access decision for a directory of one user's: only processes of the owner's user are answered. */
     static boolean permits(int ownerUid, Native.PeerCredentials peer) {
-        return peer.uid() == ownerUid;
+        return permits(ownerUid, -1, peer);
+    }
+
+    /**
+     * The access decision: processes of the owner's user, and, in a directory shared with a group
+     * ({@code sharedGid >= 0}), processes whose effective or supplementary groups include it.
+     */
+    static boolean permits(int ownerUid, int sharedGid, Native.PeerCredentials peer) {
+        if (peer.uid() == ownerUid) return true;
+        return sharedGid >= 0 && (peer.gid() == sharedGid || inGroup(Integer.toString(peer.pid()), sharedGid));
     }
 
     private void reply(UnixSocket conn, int status) {
