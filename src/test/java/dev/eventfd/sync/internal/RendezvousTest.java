@@ -367,8 +367,8 @@ class RendezvousTest {
                     }
                     try (UnixSocket conn = c) {
                         if (readFirst && receive(conn, PATIENCE).data().length == 0) continue;
+                        served.incrementAndGet();        // before the answer, which the client may check at once
                         conn.send(answer, fds);
-                        served.incrementAndGet();
                     }
                     answered.countDown();            // after the hang-up
                 }
