@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code eventfd-sync run --name NAME [--permits K] [--timeout D | --nonblock] -- CMD [ARGS...]}: runs a
@@ -23,7 +24,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The permit is released on every exit path this JVM survives: the command's exit, a failure to
  * start it, and SIGINT, SIGTERM or SIGHUP (forwarded to the command; the permit is released once it
- * has exited). A SIGKILL of this process loses the permit until every process that has the name open
+ * has exited). The handlers are installed before anything else, so a signal that arrives before the
+ * command has started stops this process (status 128 + signal) without starting it. A SIGKILL of this process loses the permit until every process that has the name open
  * has exited.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
@@ -55,47 +57,69 @@ final class RunCommand implements Callable<Integer> {
         if (nonblock && timeout != null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--nonblock and --timeout exclude each other");
         }
-        try (EventFdSemaphore semaphore = EventFdSemaphore.open(name, permits)) {
-            if (nonblock) {
-                if (!semaphore.tryAcquire()) {
-                    System.err.println("eventfd-sync: no permit of '" + name + "' is free");
-                    return Main.EXIT_NO_PERMIT;
-                }
-            } else if (timeout != null) {
-                if (!semaphore.tryAcquire(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-                    System.err.println("eventfd-sync: no permit of '" + name + "' within " + timeout);
-                    return Main.EXIT_TIMEOUT;
-                }
-            } else {
-                semaphore.acquire();
-            }
-            try {
-                return runHoldingPermit();
-            } finally {
-                semaphore.release();
-            }
-        }
-    }
-
-    private int runHoldingPermit() throws InterruptedException {
-        Process process;
-        try {
-            process = new ProcessBuilder(command).inheritIO().start();
-        } catch (IOException e) {
-            System.err.println("eventfd-sync: cannot run " + command.getFirst() + ": " + e.getMessage());
-            return 127;                      // as a shell says "command not found"
-        }
+        // the handlers come first: a signal at any later point is forwarded, or stops us before the command starts
+        Thread main = Thread.currentThread();
+        AtomicReference<Process> child = new AtomicReference<>();
+        AtomicReference<String> pending = new AtomicReference<>();
         List<Runnable> restore = new ArrayList<>();
         for (String sig : List.of("INT", "TERM", "HUP")) {
             Signal signal = new Signal(sig);
-            SignalHandler previous = Signal.handle(signal, s -> forward(process, sig));
+            SignalHandler previous = Signal.handle(signal, s -> {
+                synchronized (child) {
+                    Process p = child.get();
+                    if (p != null) {
+                        forward(p, sig);
+                    } else {
+                        pending.compareAndSet(null, sig);
+                        main.interrupt();
+                    }
+                }
+            });
             restore.add(() -> Signal.handle(signal, previous));
         }
-        try {
-            return process.waitFor();
+        try (EventFdSemaphore semaphore = EventFdSemaphore.open(name, permits)) {
+            try {
+                if (nonblock) {
+                    if (!semaphore.tryAcquire()) {
+                        System.err.println("eventfd-sync: no permit of '" + name + "' is free");
+                        return Main.EXIT_NO_PERMIT;
+                    }
+                } else if (timeout != null) {
+                    if (!semaphore.tryAcquire(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+                        System.err.println("eventfd-sync: no permit of '" + name + "' within " + timeout);
+                        return Main.EXIT_TIMEOUT;
+                    }
+                } else {
+                    semaphore.acquire();
+                }
+            } catch (InterruptedException e) {
+                if (pending.get() == null) throw e;
+                return 128 + new Signal(pending.get()).getNumber();
+            }
+            try {
+                return runHoldingPermit(child, pending);
+            } finally {
+                semaphore.release();
+            }
         } finally {
             restore.forEach(Runnable::run);
         }
+    }
+
+    private int runHoldingPermit(AtomicReference<Process> child, AtomicReference<String> pending) throws InterruptedException {
+        Process process;
+        synchronized (child) {
+            if (pending.get() != null) return 128 + new Signal(pending.get()).getNumber();
+            try {
+                process = new ProcessBuilder(command).inheritIO().start();
+            } catch (IOException e) {
+                System.err.println("eventfd-sync: cannot run " + command.getFirst() + ": " + e.getMessage());
+                return 127;                      // as a shell says "command not found"
+            }
+            child.set(process);
+        }
+        Thread.interrupted();                    // an interrupt from before the command started is spent
+        return process.waitFor();
     }
 
     /** Passes a signal on to the command; this process lives on until the command has exited. */

@@ -1,0 +1,55 @@
+package dev.eventfd.sync.cli;
+
+import dev.eventfd.sync.EventFdSemaphore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code status}: the state of a name some process has open, and of one nobody has. */
+class StatusIT {
+
+    private static final Duration LIMIT = Duration.ofSeconds(60);
+
+    @Test
+    @Timeout(60)
+    void showsAvailablePermitsAndThisJvmAmongTheParticipants(@TempDir Path tmp) throws Exception {
+        long me = ProcessHandle.current().pid();
+        try (Cli cli = new Cli(tmp); EventFdSemaphore t = EventFdSemaphore.open("t", 3)) {
+            t.acquire();                                    // 2 of 3 left
+            Cli.Result r = cli.run(LIMIT, "status", "--name", "t");
+            assertEquals(0, r.exit(), r::all);
+            assertTrue(r.out().contains("name:         t"), r::all);
+            assertEquals("2", field(r.out(), "available"), r::all);
+            assertEquals("pid " + me, field(r.out(), "serving"), r::all);
+            String participants = field(r.out(), "participants");
+            assertTrue(Pattern.compile("\\b" + me + "\\b").matcher(participants).find(),
+                    () -> "this JVM (pid " + me + ") among the participants: " + r.all());
+            t.release();
+            assertEquals(3, t.availablePermits(), "status took and kept nothing");
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void saysSoForANameNobodyHasOpen(@TempDir Path tmp) throws Exception {
+        try (Cli cli = new Cli(tmp)) {
+            Cli.Result r = cli.run(LIMIT, "status", "--name", "nobody-has-this");
+            assertEquals(1, r.exit(), r::all);
+            assertTrue(r.out().contains("nobody-has-this: no process has it open"), r::all);
+        }
+    }
+
+    private static String field(String out, String label) {
+        Matcher m = Pattern.compile("(?m)^" + label + ":\\s+(.*)$").matcher(out);
+        assertTrue(m.find(), () -> "no '" + label + ":' line in:\n" + out);
+        return m.group(1).strip();
+    }
+}
