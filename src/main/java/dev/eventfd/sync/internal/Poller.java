@@ -14,8 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
- * Parks threads until eventfd descriptors become readable, using one platform daemon thread blocked in
- * {@code epoll_wait}.
+ * Parks threads until descriptors (eventfds, sockets) become readable, using one platform daemon
+ * thread blocked in {@code epoll_wait}.
  *
  * <p>Callers never block in native code: {@link #await} parks the calling thread (virtual or platform)
  * with {@link LockSupport}, and the poller thread unparks it. {@link #register} runs a callback on the
