@@ -102,6 +102,7 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
         this.gateFd = descriptors[1];
         this.participant = participant;
         this.poller = Poller.shared();
+        if (participant != null) participant.closeWhenUnreachable(this);
     }
 
     private static EventFd[] createDescriptors(int count) {

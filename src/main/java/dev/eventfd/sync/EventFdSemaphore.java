@@ -63,11 +63,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * invisible to other processes meanwhile. A non-Java process that wants {@code n > 1} permits must
  * follow the same protocol: read the turnstile, read the permits one by one, write the turnstile.
  *
+ * <p>A process killed while one of its threads waits for several permits leaves the turnstile taken:
+ * multi-permit acquires on those descriptors then wait until every process sharing them has closed
+ * them (for a named semaphore, until the name is created afresh). Single-permit operations are not
+ * affected.
+ *
  * <p><b>Negative permits</b> (a negative initial count, or {@link #reducePermits}) are a deficit kept
  * in this JVM: the kernel counter stays at zero until releases have paid it, so other processes cannot
  * acquire meanwhile. While in deficit this JVM watches the counter, and permits that other processes
  * release pay it as soon as the poller sees them (a process that reads the counter at that very
- * moment can take one first).
+ * moment can take one first). {@code acquire(0)} and {@code tryAcquire(0, ...)} while the count is
+ * negative (or, when fair, while others wait) wait until a permit is free, take it and give it back
+ * at once; {@link Semaphore} would return as soon as the count reaches zero.
  *
  * <p><b>Limits.</b> {@link #release} throws {@code Error("Maximum permit count exceeded")}, leaving
  * the count unchanged, if more than {@link Integer#MAX_VALUE} permits would be available, as
@@ -80,8 +87,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Closing.</b> {@link #close()} releases the descriptors. Threads waiting at that moment wake with
  * a {@link ClosedException}, and so does any later use. Other processes that share the descriptors
- * keep their own references and are not affected. A semaphore that is never closed gives its
- * descriptors back when it is garbage collected.
+ * keep their own references and are not affected; but permits that a waiter here had just been
+ * granted when the semaphore was closed are lost to them. A semaphore that is never closed gives its
+ * descriptors back when it is garbage collected (and a named one stops serving).
  *
  * <p>Memory consistency effects: Actions in a thread prior to calling a "release" method such as
  * {@code release()} <a href="package-summary.html#MemoryVisibility"><i>happen-before</i></a> actions
@@ -219,6 +227,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         this.poller = Poller.shared();
         this.deficit = deficit;
         this.kernelEstimate = kernelPermits;
+        if (participant != null) participant.closeWhenUnreachable(this);
         if (deficit > 0) rebalance();   // watch the kernel counter: other processes' releases pay the deficit
     }
 
@@ -460,10 +469,15 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         if (permits == 0) return;
         checkOverflow(permits);
         long toRelease = payDeficit(permits);
-        if (toRelease == 0) return;
+        if (toRelease == 0) {
+            if (deficit == 0 && demand == 0) rebalance();  // stop watching for the deficit
+            return;
+        }
         if (demand > 0 && (multiWaiters == 0 || ownsTurnstile)) {
             super.release((int) toRelease);    // AQS release: happens-before the waiter's acquire
-            if (super.availablePermits() > demand) rebalance();  // the waiters left meanwhile
+            // The waiters left meanwhile, or a multi-permit waiter came while another process holds
+            // the turnstile: L must not keep what that process may need.
+            if (super.availablePermits() > demand || (multiWaiters > 0 && !ownsTurnstile)) rebalance();
         } else {
             toKernel(toRelease);
         }
@@ -614,8 +628,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             gatherLock.unlock();
         }
         if (participant != null) participant.close();
-        // Wake every local waiter: each takes its permits from L, sees `closed` and throws.
-        while (hasQueuedThreads()) {
+        // Wake every local waiter: each takes its permits from L, sees `closed` and throws. A thread
+        // between its demand and the queue is counted in demand, and sees closed or is woken here.
+        while (demand > 0 || hasQueuedThreads()) {
             int l = super.availablePermits();
             if (l < Integer.MAX_VALUE / 2) super.release(Integer.MAX_VALUE / 2);
             Thread.yield();
@@ -730,11 +745,15 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     }
 
     /** Waits in the superclass queue while rebalance() feeds it. */
-    private boolean await(int permits, Mode mode, long deadline) throws InterruptedException {
-        DEMAND.getAndAdd(this, (long) permits);
+    private boolean await(int requested, Mode mode, long deadline) throws InterruptedException {
+        // Zero permits while in deficit: wait as for one and give it back (see the class documentation).
+        int permits = Math.max(requested, 1);
+        DEMAND.getAndAdd(this, (long) permits);       // volatile write, then the volatile read of closed:
         if (permits > 1) MULTI_WAITERS.getAndAdd(this, 1);
         boolean acquired = false;
         try {
+            // close() writes closed, then reads demand: either it waits for us or we see it closed.
+            if (closed) throw new ClosedException(describe());
             rebalance();
             switch (mode) {
                 case INTERRUPTIBLE -> super.acquire(permits);
@@ -751,6 +770,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             rebalance();
         }
         if (closed) throw new ClosedException(describe());
+        if (acquired && requested == 0) release(1);
         return acquired;
     }
 
@@ -804,9 +824,25 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         if (armed != null && armed.isPending() && armedOn == fd) return;
         disarm();
         armedOn = fd;
-        armed = poller.register(fd, outcome -> {
-            if (outcome == Poller.Outcome.READY) rebalance();
-        });
+        armed = poller.register(fd, new Rebalancer(this));
+    }
+
+    /**
+     * The poller callback. It holds the semaphore weakly: an armed callback (a deficit being watched)
+     * must not keep an abandoned semaphore from its Cleaner.
+     */
+    private static final class Rebalancer implements java.util.function.Consumer<Poller.Outcome> {
+        private final java.lang.ref.WeakReference<EventFdSemaphore> semaphore;
+
+        Rebalancer(EventFdSemaphore semaphore) {
+            this.semaphore = new java.lang.ref.WeakReference<>(semaphore);
+        }
+
+        @Override
+        public void accept(Poller.Outcome outcome) {
+            EventFdSemaphore s = semaphore.get();
+            if (s != null && outcome == Poller.Outcome.READY) s.rebalance();
+        }
     }
 
     private void disarm() {
@@ -824,8 +860,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             if (!fromLocal && !fromKernel()) return false;
             while (!DEFICIT.compareAndSet(this, d, d - 1)) {
                 if ((d = deficit) == 0) {        // paid by someone else meanwhile: give it back
-                    if (fromLocal) super.release(1);
-                    else toKernel(1);
+                    toKernel(1);                 // callers re-feed waiters from the kernel afterwards
                     return true;
                 }
             }

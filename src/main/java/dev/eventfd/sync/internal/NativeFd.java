@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public abstract sealed class NativeFd implements AutoCloseable permits EventFd, UnixSocket {
 
-    private static final Cleaner CLEANER = Cleaner.create();
+    /** The library's one cleaner thread. */
+    static final Cleaner CLEANER = Cleaner.create();
     private static final AtomicLong TOKENS = new AtomicLong();
 
     private final Descriptor descriptor;

@@ -173,6 +173,14 @@ public final class Rendezvous implements AutoCloseable {
         return pids;
     }
 
+    /**
+     * Stops serving once {@code owner} is unreachable (it was never closed): the server then lets go
+     * of the descriptors, whose own cleaners close them. The action holds this participant only.
+     */
+    public void closeWhenUnreachable(Object owner) {
+        NativeFd.CLEANER.register(owner, this::close);
+    }
+
     /** Stops serving and removes this participant's socket; the descriptors are the owner's to close. */
     @Override
     public void close() {
@@ -317,11 +325,23 @@ public final class Rendezvous implements AutoCloseable {
 
     // ------------------------------------------------------------------ client
 
-    /** Asks each participant in turn; removes sockets nobody listens on. @return null if none answers */
+    /**
+     * Asks each participant in turn, removing sockets nobody listens on any more.
+     *
+     * @return the object, or null if no participant is alive (the caller may then create it)
+     * @throws IllegalStateException if participants are alive but none answered: creating the object
+     *                               afresh then would split the name in two
+     */
     private static Opened join(Kind kind, Path dir, String prefix, int uid) {
-        RuntimeException failure = null;
+        List<String> silent = new ArrayList<>();
         for (Path p : sockets(dir, prefix)) {
-            UnixSocket s = UnixSocket.connect(p);
+            UnixSocket s;
+            try {
+                s = UnixSocket.connect(p);
+            } catch (IllegalStateException busy) {
+                silent.add(busy.getMessage());
+                continue;
+            }
             if (s == null) {
                 Native.unlink(p.toString());   // left by a participant that died; we hold the name's lock
                 continue;
@@ -331,11 +351,12 @@ public final class Rendezvous implements AutoCloseable {
             } catch (ProtocolException e) {
                 throw e;                       // a live server that speaks another protocol: say so
             } catch (RuntimeException e) {
-                failure = e;                   // a participant that hangs or died mid-answer: try the next
+                silent.add(p.getFileName() + ": " + e.getMessage());   // alive, but no answer: try the next
             }
         }
-        if (failure != null && !(failure instanceof NativeCallException)) {
-            System.getLogger(Rendezvous.class.getName()).log(System.Logger.Level.DEBUG, "join failed", failure);
+        if (!silent.isEmpty()) {
+            throw new IllegalStateException("the participants of " + prefix + "* are alive but none answered: "
+                    + String.join("; ", silent));
         }
         return null;
     }
@@ -412,10 +433,17 @@ public final class Rendezvous implements AutoCloseable {
         Poller poller = Poller.shared();
         try {
             for (;;) {
-                UnixSocket c;
-                while ((c = listener.accept()) != null) {
-                    UnixSocket conn = c;
-                    Thread.ofVirtual().name("eventfd-sync answering").start(() -> answer(conn));
+                try {
+                    UnixSocket c;
+                    while ((c = listener.accept()) != null) {
+                        UnixSocket conn = c;
+                        Thread.ofVirtual().name("eventfd-sync answering").start(() -> answer(conn));
+                    }
+                } catch (NativeCallException e) {
+                    // EMFILE, ENFILE, ENOMEM...: this process is short of something now; the pending
+                    // connection waits in the backlog. Serving must outlive it, or the name splits.
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+                    continue;
                 }
                 if (poller.await(listener, false, 0, false) == Poller.Outcome.CLOSED) return;
             }

@@ -25,7 +25,10 @@ public final class UnixSocket extends NativeFd {
         }
     }
 
-    /** @return a connected socket, or {@code null} if nobody listens on {@code path} (or it is gone) */
+    /**
+     * @return a connected socket, or {@code null} if nobody listens on {@code path} (or it is gone)
+     * @throws IllegalStateException if a listener is there but its backlog is full
+     */
     static UnixSocket connect(Path path) {
         UnixSocket s = new UnixSocket(Native.unixSocket());
         try {
@@ -33,6 +36,7 @@ public final class UnixSocket extends NativeFd {
             s.end();
             if (r == 0) return s;
             s.close();
+            if (r == -Native.EAGAIN) throw new IllegalStateException(path + " is alive but its backlog is full");
             return null;
         } catch (RuntimeException | Error e) {
             s.close();
