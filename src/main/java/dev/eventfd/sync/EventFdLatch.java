@@ -67,6 +67,8 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
     private final Rendezvous participant;
     /** Set once by close() (volatile). */
     private volatile boolean closed;
+    /** Set once the gate has been seen open, so later awaits make no system call (volatile). */
+    private volatile boolean opened;
     /**
      * Written (volatile) before every count-down's kernel call, read (volatile) after the gate is seen
      * open: the kernel calls are not happens-before edges by themselves, this pair makes one.
@@ -271,7 +273,8 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
 
     /** Whether the gate is open; repairs a gate left shut at count zero. */
     private boolean isOpen() {
-        if (gateFd.isReadable() || !countFd.isReadable() && openGate()) {
+        if (opened || gateFd.isReadable() || !countFd.isReadable() && openGate()) {
+            opened = true;                                   // the gate never shuts again
             int edge = (int) KERNEL_EDGE.getVolatile(this);  // acquire edge: the count-downs are visible
             return true;
         }

@@ -152,6 +152,12 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     private transient volatile int multiWaiters;
     /** Whether this JVM holds the turnstile. Written under gatherLock, read anywhere (volatile). */
     private transient volatile boolean ownsTurnstile;
+    /**
+     * Whether a callback on the permits descriptor is pending: the counter was empty when it was armed,
+     * and any write since will fire it. Set (volatile) before arming, cleared by disarm() and by the
+     * callback before it runs rebalance(); a waiter that sees it set needs no rebalance() on entry.
+     */
+    private transient volatile boolean watchingKernel;
     /** The pending poller callback, if armed; guarded by gatherLock. */
     private transient Poller.Waiter armed;
     private transient EventFd armedOn;
@@ -754,7 +760,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         try {
             // close() writes closed, then reads demand: either it waits for us or we see it closed.
             if (closed) throw new ClosedException(describe());
-            rebalance();
+            // Entry: a single-permit waiter needs nothing done while the kernel counter is watched (it
+            // was empty, and a write fires the callback, whose rebalance() then sees this demand).
+            if (!(permits == 1 && watchingKernel && quiet() && super.availablePermits() == 0)) rebalance();
             switch (mode) {
                 case INTERRUPTIBLE -> super.acquire(permits);
                 case UNINTERRUPTIBLE -> super.acquireUninterruptibly(permits);
@@ -767,11 +775,18 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         } finally {
             if (permits > 1) MULTI_WAITERS.getAndAdd(this, -1);
             DEMAND.getAndAdd(this, -(long) permits);  // volatile: pairs with release()'s re-check of L
-            rebalance();
+            // Exit: others still wait and L holds no more than they need: the invariants hold as they
+            // were (what this waiter took, it took from L together with its own demand).
+            if (!(demand > 0 && super.availablePermits() <= demand && quiet())) rebalance();
         }
         if (closed) throw new ClosedException(describe());
         if (acquired && requested == 0) release(1);
         return acquired;
+    }
+
+    /** No multi-permit waiter, no turnstile held, no deficit: the cases rebalance() has extra work for. */
+    private boolean quiet() {
+        return multiWaiters == 0 && !ownsTurnstile && deficit == 0;
     }
 
     /**
@@ -824,7 +839,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         if (armed != null && armed.isPending() && armedOn == fd) return;
         disarm();
         armedOn = fd;
-        armed = poller.register(fd, new Rebalancer(this));
+        boolean kernel = fd == permitsFd;
+        if (kernel) watchingKernel = true;        // before arming: the callback may run at once and clear it
+        armed = poller.register(fd, new Rebalancer(this, kernel));
     }
 
     /**
@@ -833,23 +850,28 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      */
     private static final class Rebalancer implements java.util.function.Consumer<Poller.Outcome> {
         private final java.lang.ref.WeakReference<EventFdSemaphore> semaphore;
+        private final boolean kernel;
 
-        Rebalancer(EventFdSemaphore semaphore) {
+        Rebalancer(EventFdSemaphore semaphore, boolean kernel) {
             this.semaphore = new java.lang.ref.WeakReference<>(semaphore);
+            this.kernel = kernel;
         }
 
         @Override
         public void accept(Poller.Outcome outcome) {
             EventFdSemaphore s = semaphore.get();
-            if (s != null && outcome == Poller.Outcome.READY) s.rebalance();
+            if (s == null || outcome != Poller.Outcome.READY) return;
+            if (kernel) s.watchingKernel = false;  // volatile write before rebalance() reads demand
+            s.rebalance();
         }
     }
 
     private void disarm() {
         if (armed != null) {
-            armed.cancel();
+            armed.cancel();                       // if it already fired, its callback clears the flag
             armed = null;
             armedOn = null;
+            watchingKernel = false;
         }
     }
 

@@ -180,6 +180,39 @@ public final class Native {
         return arena.allocate(SCRATCH);
     }
 
+    /*
+     * The calls on the hot path (counter reads and writes, readiness polls) take their scratch memory
+     * from a small pool allocated once, instead of a confined arena per call: malloc, free and the
+     * arena's bookkeeping cost more than the rest of the call's Java side. A ThreadLocal would not do,
+     * since every virtual thread would get its own. A slot is claimed by CAS, starting at a place
+     * chosen by the thread's id, and given back with a release store; when every slot is taken the
+     * call falls back to a confined arena. Slots are 64 bytes apart, so claimers do not share lines.
+     */
+    private static final int POOL_SLOTS = 64;
+    private static final long SLOT_BYTES = 64;
+    private static final MemorySegment[] POOL = new MemorySegment[POOL_SLOTS];
+    private static final java.util.concurrent.atomic.AtomicIntegerArray POOL_TAKEN =
+            new java.util.concurrent.atomic.AtomicIntegerArray(POOL_SLOTS * 16);   // one int per 64 bytes
+
+    static {
+        MemorySegment all = Arena.global().allocate(POOL_SLOTS * SLOT_BYTES, 64);
+        for (int i = 0; i < POOL_SLOTS; i++) POOL[i] = all.asSlice(i * SLOT_BYTES, SLOT_BYTES);
+    }
+
+    /** @return a free pool slot, or -1 if all are taken */
+    private static int claimSlot() {
+        int start = (int) Thread.currentThread().threadId();
+        for (int i = 0; i < POOL_SLOTS; i++) {
+            int slot = (start + i) & (POOL_SLOTS - 1);
+            if (POOL_TAKEN.get(slot * 16) == 0 && POOL_TAKEN.compareAndSet(slot * 16, 0, 1)) return slot;
+        }
+        return -1;
+    }
+
+    private static void freeSlot(int slot) {
+        POOL_TAKEN.setRelease(slot * 16, 0);
+    }
+
     private static MemorySegment captureState(MemorySegment scratch) {
         return scratch.asSlice(8);
     }
@@ -223,8 +256,21 @@ public final class Native {
      *         {@code 0} when the counter is zero ({@code EAGAIN})
      */
     public static long readCounter(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = scratch(arena);
+        int slot = claimSlot();
+        if (slot < 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                return readCounter(fd, scratch(arena));
+            }
+        }
+        try {
+            return readCounter(fd, POOL[slot]);
+        } finally {
+            freeSlot(slot);
+        }
+    }
+
+    private static long readCounter(int fd, MemorySegment s) {
+        try {
             MemorySegment buf = counterBuffer(s);
             long n = (long) READ.invokeExact(captureState(s), fd, buf, 8L);
             if (n == 8) return buf.get(JAVA_LONG, 0);
@@ -248,8 +294,21 @@ public final class Native {
      *         would pass {@code 0xfffffffffffffffe})
      */
     public static boolean writeCounter(int fd, long value) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = scratch(arena);
+        int slot = claimSlot();
+        if (slot < 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                return writeCounter(fd, value, scratch(arena));
+            }
+        }
+        try {
+            return writeCounter(fd, value, POOL[slot]);
+        } finally {
+            freeSlot(slot);
+        }
+    }
+
+    private static boolean writeCounter(int fd, long value, MemorySegment s) {
+        try {
             MemorySegment buf = counterBuffer(s);
             buf.set(JAVA_LONG, 0, value);
             long n = (long) WRITE.invokeExact(captureState(s), fd, buf, 8L);
@@ -270,9 +329,23 @@ public final class Native {
     /** Whether {@code fd} is readable now ({@code poll} with a zero timeout: never waits). */
     public static boolean isReadable(int fd) {
         if (fd < 0) throw failure("poll", EBADF);  // poll(2) silently skips negative descriptors
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = scratch(arena);
-            MemorySegment pfd = arena.allocate(POLLFD);
+        int slot = claimSlot();
+        if (slot < 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                return isReadable(fd, arena.allocate(SLOT_BYTES, 8));
+            }
+        }
+        try {
+            return isReadable(fd, POOL[slot]);
+        } finally {
+            freeSlot(slot);
+        }
+    }
+
+    /** @param s scratch memory: the capture state as for every call, then a pollfd at offset 32 */
+    private static boolean isReadable(int fd, MemorySegment s) {
+        try {
+            MemorySegment pfd = s.asSlice(32, POLLFD.byteSize());
             pfd.set(JAVA_INT, 0, fd);
             pfd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
             int r = (int) POLL.invokeExact(captureState(s), pfd, 1L, 0);
