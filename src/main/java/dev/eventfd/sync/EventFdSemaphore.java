@@ -347,7 +347,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     public void acquire(int permits) throws InterruptedException {
         checkPermits(permits);
         if (Thread.interrupted()) throw new InterruptedException();
-        if (!tryWithoutWaiting(permits)) await(permits, Mode.INTERRUPTIBLE, 0L);
+        if (!tryWithoutWaiting(permits, true)) await(permits, Mode.INTERRUPTIBLE, 0L);
     }
 
     /**
@@ -372,7 +372,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     @Override
     public void acquireUninterruptibly(int permits) {
         checkPermits(permits);
-        if (!tryWithoutWaiting(permits)) {
+        if (!tryWithoutWaiting(permits, true)) {
             try {
                 await(permits, Mode.UNINTERRUPTIBLE, 0L);
             } catch (InterruptedException impossible) {
@@ -439,7 +439,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         if (Thread.interrupted()) throw new InterruptedException();
         long nanos = unit.toNanos(timeout);
         long deadline = System.nanoTime() + nanos;
-        if (tryWithoutWaiting(permits)) return true;
+        if (tryWithoutWaiting(permits, nanos > 0)) return true;
         if (nanos <= 0) return false;
         return await(permits, Mode.TIMED, deadline);
     }
@@ -516,11 +516,18 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     }
 
     private int availablePermits0() {
-        long k = permitsFd.count();
-        KERNEL_ESTIMATE.setVolatile(this, k);     // what other processes did is now known here too
-        if (k < 0 || k > Integer.MAX_VALUE) k = Integer.MAX_VALUE;  // a peer pushed it past int
-        long available = k + super.availablePermits() - deficit;
-        return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, available));
+        // Under gatherLock: the moves between K, L and the deficit (rebalance, settleDeficit) are
+        // made under it too, so the three are read in a consistent state.
+        gatherLock.lock();
+        try {
+            long k = permitsFd.count();
+            KERNEL_ESTIMATE.setVolatile(this, k);     // what other processes did is now known here too
+            if (k < 0 || k > Integer.MAX_VALUE) k = Integer.MAX_VALUE;  // a peer pushed it past int
+            long available = k + super.availablePermits() - deficit;
+            return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, available));
+        } finally {
+            gatherLock.unlock();
+        }
     }
 
     /**
@@ -686,14 +693,29 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         return getClass().getSimpleName() + "@" + Integer.toHexString(hashCode());
     }
 
-    /** The fast path of the acquire methods: no barging past this JVM's queue when fair. */
-    private boolean tryWithoutWaiting(int permits) {
+    /**
+     * The fast path of the acquire methods: no barging past this JVM's queue when fair.
+     *
+     * @param willWait whether the caller waits if this fails: it then skips a kernel read that can
+     *                 only fail (see take)
+     */
+    private boolean tryWithoutWaiting(int permits, boolean willWait) {
         ensureOpen();
-        return !(isFair() && hasQueuedThreads()) && take(permits);
+        return !(isFair() && hasQueuedThreads()) && take(permits, willWait);
     }
 
     /** Takes {@code permits} from L and K without waiting, all or none (barging). */
     private boolean take(int permits) {
+        return take(permits, false);
+    }
+
+    /**
+     * @param willWait the caller waits if this fails. Then, while others wait here and the kernel
+     *                 counter is watched, a read of it is skipped: it was empty when the watch was
+     *                 armed, any write since fires the watch, whose rebalance() serves the queue that
+     *                 the caller is about to join (barging is allowed, not owed).
+     */
+    private boolean take(int permits, boolean willWait) {
         if (deficit > 0) {
             boolean paid = settleDeficit();
             refeedWaiters();
@@ -705,6 +727,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                 refeedWaiters();
                 return true;
             }
+            if (willWait && watchingKernel && demand > 0) return false;
             return fromKernel();
         }
         return gather(permits);
@@ -875,8 +898,17 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         }
     }
 
-    /** Pays the deficit from L and K. @return whether it is paid off */
+    /** Pays the deficit from L and K, under gatherLock. @return whether it is paid off */
     private boolean settleDeficit() {
+        gatherLock.lock();
+        try {
+            return settleDeficitLocked();
+        } finally {
+            gatherLock.unlock();
+        }
+    }
+
+    private boolean settleDeficitLocked() {
         for (long d; (d = deficit) > 0; ) {
             boolean fromLocal = super.availablePermits() > 0 && super.tryAcquire();
             if (!fromLocal && !fromKernel()) return false;
