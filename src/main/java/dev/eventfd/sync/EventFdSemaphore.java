@@ -844,14 +844,19 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                 arm(permitsFd);
                 return;
             }
-            while (demand > super.availablePermits()) {
-                if (!fromKernel()) {
-                    arm(permitsFd);
-                    return;
+            do {
+                while (demand > super.availablePermits()) {
+                    if (!fromKernel()) {
+                        arm(permitsFd);
+                        return;
+                    }
+                    super.release(1);            // AQS release: the poller thread's read happens-before the waiter
                 }
-                super.release(1);                // AQS release: the poller thread's read happens-before the waiter
-            }
-            disarm();
+                disarm();
+                // A waiter that saw the watch still set skipped its own rebalance(): disarm() wrote the
+                // flag (volatile), this reads demand (volatile), the waiter did the opposite, so
+                // either it saw the flag cleared or this sees its demand.
+            } while (demand > super.availablePermits());
         } finally {
             gatherLock.unlock();
         }
