@@ -1,9 +1,7 @@
 package dev.eventfd.sync;
 
 import dev.eventfd.sync.testutil.NamedParticipantChild;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.function.Executable;
@@ -34,21 +32,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * name) are removed and the name created.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class NamedBadInputTest {
+class NamedBadInputTest extends NamedObjectsTest {
 
     private static final AtomicLong NAMES = new AtomicLong();
-    private static Path dir;
-
-    @BeforeAll
-    static void socketDirectory() {
-        dir = NamedParticipantChild.newSocketDirectory();
-    }
-
-    @AfterAll
-    static void removeSocketDirectory() {
-        System.clearProperty("eventfd.sync.dir");
-        NamedParticipantChild.deleteTree(dir);
-    }
 
     @AfterEach
     void restoreDirectory() {

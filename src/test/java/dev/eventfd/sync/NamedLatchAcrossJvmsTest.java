@@ -1,17 +1,10 @@
 package dev.eventfd.sync;
 
-import dev.eventfd.sync.testutil.NamedParticipantChild;
 import dev.eventfd.sync.testutil.NamedParticipantChild.Handle;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -25,28 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * newcomer (while the others still have it open) is already open.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
-class NamedLatchAcrossJvmsTest {
+class NamedLatchAcrossJvmsTest extends NamedObjectsTest {
 
     private static final Duration PATIENCE = Duration.ofSeconds(60);
-    private static Path dir;
-    private final List<Handle> children = new ArrayList<>();
-
-    @BeforeAll
-    static void socketDirectory() {
-        dir = NamedParticipantChild.newSocketDirectory();
-        System.setProperty("eventfd.sync.dir", dir.toString());
-    }
-
-    @AfterAll
-    static void removeSocketDirectory() {
-        System.clearProperty("eventfd.sync.dir");
-        NamedParticipantChild.deleteTree(dir);
-    }
-
-    @AfterEach
-    void killChildren() {
-        for (Handle c : children) c.close();
-    }
 
     @Test
     void threeChildJvmsAwaitANamedLatchThatThisJvmCountsDown() {

@@ -2,9 +2,6 @@ package dev.eventfd.sync;
 
 import dev.eventfd.sync.testutil.NamedParticipantChild;
 import dev.eventfd.sync.testutil.NamedParticipantChild.Handle;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
@@ -36,31 +33,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * processes): everyone finishes and the 4 permits are back.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class NamedLockAcrossJvmsTest {
+class NamedLockAcrossJvmsTest extends NamedObjectsTest {
 
     private static final int CHILDREN = 4;
     private static final int ITERATIONS = 500;
     private static final Duration PATIENCE = Duration.ofSeconds(60);
-
-    private static Path dir;
-    private final List<Handle> children = new ArrayList<>();
-
-    @BeforeAll
-    static void socketDirectory() {
-        dir = NamedParticipantChild.newSocketDirectory();
-        System.setProperty("eventfd.sync.dir", dir.toString());
-    }
-
-    @AfterAll
-    static void removeSocketDirectory() {
-        System.clearProperty("eventfd.sync.dir");
-        NamedParticipantChild.deleteTree(dir);
-    }
-
-    @AfterEach
-    void killChildren() {
-        for (Handle c : children) c.close();
-    }
 
     private static String unique(TestInfo info, String what) {
         return what + "-" + info.getTestMethod().orElseThrow().getName().hashCode() % 10000 + "-" + System.nanoTime() % 100000;

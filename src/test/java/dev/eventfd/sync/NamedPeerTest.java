@@ -1,15 +1,11 @@
 package dev.eventfd.sync;
 
-import dev.eventfd.sync.testutil.NamedParticipantChild;
 import dev.eventfd.sync.testutil.NamedParticipantChild.Handle;
 import dev.eventfd.sync.testutil.ProcFs;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,26 +29,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * eventfds before it opens the name and holds exactly those (same {@code eventfd-id}) afterwards.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
-class NamedPeerTest {
+class NamedPeerTest extends NamedObjectsTest {
 
     private static final Duration PATIENCE = Duration.ofSeconds(60);
     private static final AtomicLong NAMES = new AtomicLong();
     private static final Pattern JOINED = Pattern.compile(
             "magic=45464453 version=1 status=(\\d+) kind=(\\d+) initial=(-?\\d+) server=(\\d+) fds=(\\d+) sem=(\\S+)");
-    private static Path dir;
     private final List<Handle> peers = new ArrayList<>();
-
-    @BeforeAll
-    static void socketDirectory() {
-        dir = NamedParticipantChild.newSocketDirectory();
-        System.setProperty("eventfd.sync.dir", dir.toString());
-    }
-
-    @AfterAll
-    static void removeSocketDirectory() {
-        System.clearProperty("eventfd.sync.dir");
-        NamedParticipantChild.deleteTree(dir);
-    }
 
     @AfterEach
     void killPeers() {

@@ -3,9 +3,6 @@ package dev.eventfd.sync;
 import dev.eventfd.sync.internal.Rendezvous;
 import dev.eventfd.sync.testutil.NamedParticipantChild;
 import dev.eventfd.sync.testutil.NamedParticipantChild.Handle;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -29,29 +26,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the socket file a killed process left behind is found dead, removed and replaced.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class NamedSurvivalTest {
+class NamedSurvivalTest extends NamedObjectsTest {
 
     private static final Duration PATIENCE = Duration.ofSeconds(60);
     private static final AtomicLong NAMES = new AtomicLong();
-    private static Path dir;
-    private final List<Handle> children = new ArrayList<>();
-
-    @BeforeAll
-    static void socketDirectory() {
-        dir = NamedParticipantChild.newSocketDirectory();
-        System.setProperty("eventfd.sync.dir", dir.toString());
-    }
-
-    @AfterAll
-    static void removeSocketDirectory() {
-        System.clearProperty("eventfd.sync.dir");
-        NamedParticipantChild.deleteTree(dir);
-    }
-
-    @AfterEach
-    void killChildren() {
-        for (Handle c : children) c.close();
-    }
 
     private static String name(String what) {
         return what + "-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
