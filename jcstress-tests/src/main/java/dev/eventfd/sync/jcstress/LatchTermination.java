@@ -51,19 +51,17 @@ public class LatchTermination {
     public static class AwaitWokenByCountDownVirtual {
         final EventFdLatch latch = new EventFdLatch(1);
         volatile boolean signalled;
-        boolean returned;                       // written by the virtual thread, read after join()
 
         @Actor
         public void actor() throws InterruptedException {
-            Thread.ofVirtual().start(() -> {
+            Stale.inVirtualThread(t -> { }, () -> {
                 try {
                     latch.await();
-                    returned = true;
+                    return true;
                 } catch (Throwable wrong) {
-                    // returned stays false
+                    return false;
                 }
-            }).join();
-            if (!returned) Stale.forever();
+            });
             Stale.spinUntil(() -> signalled);
             latch.close();
         }
@@ -107,14 +105,10 @@ public class LatchTermination {
     public static class AwaitWokenByInterruptVirtual {
         final EventFdLatch latch = new EventFdLatch(1);
         volatile Thread waiter;
-        boolean ok;                             // written by the virtual thread, read after join()
 
         @Actor
         public void actor() throws InterruptedException {
-            Thread vt = Thread.ofVirtual().start(() -> ok = interruptedProperly(latch));
-            waiter = vt;
-            vt.join();
-            if (!ok) Stale.forever();
+            Stale.inVirtualThread(vt -> waiter = vt, () -> interruptedProperly(latch));
             latch.close();
         }
 
@@ -164,12 +158,10 @@ public class LatchTermination {
     @State
     public static class AwaitWokenByCloseVirtual {
         final EventFdLatch latch = new EventFdLatch(1);
-        boolean ok;                             // written by the virtual thread, read after join()
 
         @Actor
         public void actor() throws InterruptedException {
-            Thread.ofVirtual().start(() -> ok = closedProperly(latch)).join();
-            if (!ok) Stale.forever();
+            Stale.inVirtualThread(t -> { }, () -> closedProperly(latch));
         }
 
         @Signal

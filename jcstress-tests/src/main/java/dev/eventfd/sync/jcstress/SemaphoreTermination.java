@@ -57,19 +57,17 @@ public class SemaphoreTermination {
     public static class AcquireWokenByReleaseVirtual {
         final EventFdSemaphore s = new EventFdSemaphore(0);
         volatile boolean signalled;
-        boolean acquired;                       // written by the virtual thread, read after join()
 
         @Actor
         public void actor() throws InterruptedException {
-            Thread.ofVirtual().start(() -> {
+            Stale.inVirtualThread(t -> { }, () -> {
                 try {
                     s.acquire();
-                    acquired = true;
+                    return true;
                 } catch (Throwable wrong) {
-                    // acquired stays false
+                    return false;
                 }
-            }).join();
-            if (!acquired) Stale.forever();
+            });
             Stale.spinUntil(() -> signalled);
             s.close();
         }
@@ -116,14 +114,10 @@ public class SemaphoreTermination {
     public static class AcquireWokenByInterruptVirtual {
         final EventFdSemaphore s = new EventFdSemaphore(0);
         volatile Thread waiter;
-        boolean ok;                             // written by the virtual thread, read after join()
 
         @Actor
         public void actor() throws InterruptedException {
-            Thread vt = Thread.ofVirtual().start(() -> ok = interruptedProperly(s));
-            waiter = vt;
-            vt.join();
-            if (!ok) Stale.forever();
+            Stale.inVirtualThread(vt -> waiter = vt, () -> interruptedProperly(s));
             s.close();
         }
 
@@ -173,12 +167,10 @@ public class SemaphoreTermination {
     @State
     public static class AcquireWokenByCloseVirtual {
         final EventFdSemaphore s = new EventFdSemaphore(0);
-        boolean ok;                             // written by the virtual thread, read after join()
 
         @Actor
         public void actor() throws InterruptedException {
-            Thread.ofVirtual().start(() -> ok = closedProperly(s)).join();
-            if (!ok) Stale.forever();
+            Stale.inVirtualThread(t -> { }, () -> closedProperly(s));
         }
 
         @Signal

@@ -54,6 +54,20 @@ final class Stale {
         }
     }
 
+    /**
+     * The blocked party of a Termination test as a virtual thread: runs {@code endedProperly} in a new
+     * virtual thread, hands the thread to {@code publish} (for a signal that must interrupt it),
+     * waits for it, and stalls {@link #forever()} unless it returned true.
+     */
+    static void inVirtualThread(java.util.function.Consumer<Thread> publish,
+                                java.util.function.BooleanSupplier endedProperly) throws InterruptedException {
+        boolean[] ok = new boolean[1];          // written by the virtual thread, read after join()
+        Thread vt = Thread.ofVirtual().start(() -> ok[0] = endedProperly.getAsBoolean());
+        publish.accept(vt);
+        vt.join();
+        if (!ok[0]) forever();
+    }
+
     /** Spins until {@code flag} reads true through the supplied volatile read. */
     static void spinUntil(java.util.function.BooleanSupplier flag) {
         while (!flag.getAsBoolean()) Thread.onSpinWait();
