@@ -120,10 +120,16 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      *     one-shot poller callback on permitsFd, whose firing runs rebalance() again. Arming reports a
      *     descriptor that is already readable, so a permit released between the failed read and the
      *     arming is not missed.
-     * Every waiter runs rebalance() on its way out (acquired, timed out, interrupted), which returns
-     * L beyond demand to K, so permits never stay in Java memory once nobody here waits for them.
+     * A waiter on its way out (acquired, timed out, interrupted) runs rebalance() unless others
+     * still wait, L holds no more than they need and nothing else is pending; rebalance() returns L
+     * beyond demand to K, so permits never stay in Java memory once nobody here waits for them.
      * A release that races with the last waiter's exit re-checks L > demand after releasing (both
      * sides write then read volatile state, so at least one of them sees the other).
+     *
+     * The kernel watch: while a callback on permitsFd is pending (`watchingKernel`), K was empty
+     * when it was armed and any write fires it, so a single-permit waiter skips rebalance() on
+     * entry and an acquirer about to wait skips its kernel read. rebalance() re-reads demand after
+     * it clears the watch, so a waiter that relied on it is never stranded.
      *
      * Multi-permit waiters: L may hold part of a multi-permit request only while this JVM holds the
      * turnstile (a kernel eventfd shared by all processes). rebalance() takes it when a waiter needs

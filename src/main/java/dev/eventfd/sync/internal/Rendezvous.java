@@ -143,7 +143,7 @@ public final class Rendezvous implements AutoCloseable {
         }
         int lock = lockName(dir.resolve(prefix + "lock"), place.sharedGid() >= 0);
         try {
-            Opened joined = join(kind, dir, prefix, uid);
+            Opened joined = join(kind, dir, prefix);
             if (joined == null && !mayCreate) return null;
             EventFd[] fds = joined != null ? joined.descriptors() : create.get();
             int init = joined != null ? joined.initial() : initial;
@@ -332,7 +332,7 @@ public final class Rendezvous implements AutoCloseable {
      * @throws IllegalStateException if participants are alive but none answered: creating the object
      *                               afresh then would split the name in two
      */
-    private static Opened join(Kind kind, Path dir, String prefix, int uid) {
+    private static Opened join(Kind kind, Path dir, String prefix) {
         List<String> silent = new ArrayList<>();
         for (Path p : sockets(dir, prefix)) {
             UnixSocket s;
