@@ -3,16 +3,21 @@ package dev.eventfd.sync;
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.Poller;
 import dev.eventfd.sync.internal.Rendezvous;
+import dev.eventfd.sync.internal.store.KernelCounterStore;
+import dev.eventfd.sync.internal.store.PermitStore;
 
-import java.io.InvalidObjectException;
+import java.io.IOException;
 import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.Serial;
-import java.io.Serializable;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.WeakReference;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * A counting semaphore whose permits live in a Linux eventfd, so that other processes can share it,
@@ -68,28 +73,35 @@ import java.util.concurrent.locks.ReentrantLock;
  * them (for a named semaphore, until the name is created afresh). Single-permit operations are not
  * affected.
  *
- * <p><b>Negative permits</b> (a negative initial count, or {@link #reducePermits}) are a deficit kept
- * in this JVM: the kernel counter stays at zero until releases have paid it, so other processes cannot
- * acquire meanwhile. While in deficit this JVM watches the counter, and permits that other processes
- * release pay it as soon as the poller sees them (a process that reads the counter at that very
- * moment can take one first). {@code acquire(0)} and {@code tryAcquire(0, ...)} while the count is
- * negative (or, when fair, while others wait) wait until a permit is free, take it and give it back
- * at once; {@link Semaphore} would return as soon as the count reaches zero.
+ * <p><b>Negative permits</b> (a negative initial count, or {@link #reducePermits}) are kept in this
+ * JVM, in the superclass's own count, exactly as {@link Semaphore} keeps them: the kernel counter stays
+ * at zero until releases have paid them, so other processes cannot acquire meanwhile. While the count
+ * is negative this JVM watches the counter, and permits that other processes release pay it as soon as
+ * the poller sees them (a process that reads the counter at that very moment can take one first).
+ * {@code acquire(0)} waits while the count is negative, as in {@link Semaphore}.
  *
  * <p><b>Limits.</b> {@link #release} throws {@code Error("Maximum permit count exceeded")}, leaving
  * the count unchanged, if more than {@link Integer#MAX_VALUE} permits would be available, as
- * {@code Semaphore} does. The check is exact for every permit this JVM knows of: its own transfers,
- * and the kernel counter as of its last look (every {@link #availablePermits()}, and every check that
- * comes near the limit, reads it). Permits another process releases unseen, or at the same moment,
- * can let one release pass the limit; {@link #availablePermits()} then reports
- * {@code Integer.MAX_VALUE}, and the kernel keeps the true count (up to 2<sup>64</sup>-2). Taking {@code n} permits costs {@code n} reads, so {@link #drainPermits()}
- * costs one read per permit drained.
+ * {@code Semaphore} does, and {@link #reducePermits} throws {@code Error("Permit count underflow")}
+ * past {@link Integer#MIN_VALUE}. The overflow check is exact for every permit this JVM knows of: its
+ * own transfers, and the kernel counter as of its last look (every {@link #availablePermits()}, and
+ * every check that comes near the limit, reads it). Permits another process releases unseen, or two
+ * releases racing at the limit, can let one release pass it; {@link #availablePermits()} then reports
+ * {@code Integer.MAX_VALUE}, and the kernel keeps the true count (up to 2<sup>64</sup>-2). The kernel
+ * takes one permit per read, so taking {@code n} permits costs {@code n} system calls: a successful
+ * {@code tryAcquire(n)} holds this semaphore's internal lock for them (about a microsecond each), and
+ * {@link #drainPermits()} (at most {@code Integer.MAX_VALUE} permits) lets go of it every
+ * {@value #BATCH} reads. A multi-permit request that cannot succeed costs one read of the counter.
  *
- * <p><b>Closing.</b> {@link #close()} releases the descriptors. Threads waiting at that moment wake with
- * a {@link ClosedException}, and so does any later use. Other processes that share the descriptors
- * keep their own references and are not affected; but permits that a waiter here had just been
- * granted when the semaphore was closed are lost to them. A semaphore that is never closed gives its
- * descriptors back when it is garbage collected (and a named one stops serving).
+ * <p><b>Closing.</b> {@link #close()} stops this JVM's use of the semaphore. Threads waiting at that
+ * moment wake with a {@link ClosedException}, and so does any later use; an acquire that races with
+ * {@code close()} either returns normally, holding real permits, or throws, holding none. Permits this
+ * JVM was holding for its waiters, and permits granted to a waiter at the instant of closing, go back
+ * to the kernel counter, and the turnstile is given back, so other processes sharing the descriptors
+ * carry on with exactly the permits that exist. Permits held by threads of this JVM when it closes stay
+ * taken, as if this process had exited (a {@link #release} after {@code close()} throws). The
+ * descriptors are released once the last thread that was waiting has woken. A semaphore that is never
+ * closed gives its descriptors back when it is garbage collected (and a named one stops serving).
  *
  * <p>Memory consistency effects: Actions in a thread prior to calling a "release" method such as
  * {@code release()} <a href="package-summary.html#MemoryVisibility"><i>happen-before</i></a> actions
@@ -98,104 +110,124 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     @Serial
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
 
     /*
      * Implementation overview
      *
-     * There are three places a permit can be:
-     *   K - the kernel counter of permitsFd: the permits every process sees;
-     *   L - the state of the superclass's own synchronizer: permits this JVM has taken out of K, or
-     *       that a local release handed over, for threads waiting in the superclass's queue;
-     *   and a deficit D >= 0 held here, for negative permit counts.
-     * availablePermits() = K + L - D.
+     * Policy and mechanics are apart. The superclass's synchronizer keeps the j.u.c. policy: its
+     * state L is this JVM's local count (negative while permits are owed), its queue holds this
+     * JVM's waiters, and it decides fairness, interrupts and timeouts. A PermitStore keeps the
+     * permits every process shares (here K, the kernel counter; see KernelCounterStore). So
+     *     availablePermits() = K + L.
      *
-     * A fast acquire takes from L (a CAS, only non-zero while waiters are being served) or reads K.
-     * A thread that must wait adds its request to `demand`, runs rebalance(), and then waits in the
-     * superclass (super.acquire and friends), which brings exact j.u.c. semantics for fairness,
-     * interrupts, timeouts and the final queue queries. Waiters are fed by two paths:
-     *   - release() in this JVM, when demand > 0, releases into L: the superclass wakes its head
-     *     directly, with no poller hop;
-     *   - rebalance(), which moves permits K -> L while demand exceeds L, and otherwise arms a
-     *     one-shot poller callback on permitsFd, whose firing runs rebalance() again. Arming reports a
-     *     descriptor that is already readable, so a permit released between the failed read and the
-     *     arming is not missed.
-     * A waiter on its way out (acquired, timed out, interrupted) runs rebalance() unless others
-     * still wait, L holds no more than they need and nothing else is pending; rebalance() returns L
-     * beyond demand to K, so permits never stay in Java memory once nobody here waits for them.
-     * A release that races with the last waiter's exit re-checks L > demand after releasing (both
-     * sides write then read volatile state, so at least one of them sees the other).
+     * Fast paths take from L (a CAS) or from the store (one read), and a release goes to L when a
+     * local waiter or a debt needs it (AQS hands it to the queue's head directly, no poller hop),
+     * else to the store. A thread that must wait adds its request to `demand` and waits in the
+     * superclass. The feed restores, under `lock`, the one invariant the waiters rely on:
      *
-     * The kernel watch: while a callback on permitsFd is pending (`watchingKernel`), K was empty
-     * when it was armed and any write fires it, so a single-permit waiter skips rebalance() on
-     * entry and an acquirer about to wait skips its kernel read. rebalance() re-reads demand after
-     * it clears the watch, so a waiter that relied on it is never stranded.
+     *   (F) after every change of demand, L or K, a feed runs that moves K -> L while L < demand
+     *       (paying any debt first, since demand >= 0), moves L -> K while L > demand, holds the
+     *       store's gather right exactly while a local waiter wants several permits (and, while
+     *       another process holds it, keeps no positive L at all: no two gatherers can each hold
+     *       part of what the other needs), and, when it must stop short, arms a one-shot poller
+     *       watch on the store whose firing requests the next feed.
      *
-     * Multi-permit waiters: L may hold part of a multi-permit request only while this JVM holds the
-     * turnstile (a kernel eventfd shared by all processes). rebalance() takes it when a waiter needs
-     * more than one permit and returns it when none does; while another process holds it, this JVM
-     * returns L to K and waits on the turnstile instead. Hence no two processes hold part of what the
-     * other needs. Within the JVM the superclass queue serves waiters in order, so local
-     * multi-permit waiters cannot deadlock either.
+     * Arming reports a store that is already non-empty at once, so a permit given between a failed
+     * take and the arming is never missed. The feed is requested, never waited for: requestFeed()
+     * sets `pending` and runs the feed only if tryLock() succeeds; whoever holds the lock reads
+     * `pending` after it unlocks and runs the feed again (Dekker pair "feed": pending is written,
+     * then the lock state read; the lock state is written, then pending read). The poller's
+     * callback is such a request: it never waits for a lock, and runs at most one batch of
+     * BATCH moves before handing the rest to a virtual thread, so one busy semaphore cannot delay
+     * any other's wake-up. The lock is held for at most BATCH system calls by a feed.
      *
-     * rebalance() and multi-permit gathering run under gatherLock; the fast paths take no lock.
+     * Who requests the feed: a waiter after adding its demand, and on its way out unless L still
+     * matches the others' demand; a release into L that leaves L > demand; a barging take from L
+     * while others wait (what it took may have been meant for them); reducePermits; the watch.
+     * Two races need both sides to look: a release into L against the last waiter's exit (Dekker
+     * pair "excess": the releaser writes L and reads demand, the waiter writes demand and reads
+     * L), and a barging take from L against a waiter's arrival (Dekker pair "refeed": the barger
+     * writes L and reads demand, the waiter writes demand, then its feed reads L).
+     *
+     * Closing. `ctl` holds CLOSED | POOL | FINISHED and two counts: ACTIVE, the threads inside an
+     * operation that can move permits, and WAITING, the threads between their demand and their
+     * exit. Every operation enters with getAndAdd(ACTIVE) and gives up at once if CLOSED was set
+     * (Dekker pair "gate": the operation writes ctl then reads CLOSED from it; close() sets CLOSED
+     * then reads ACTIVE from ctl). close():
+     *   1. sets CLOSED; from then on no operation starts, and the feed does nothing;
+     *   2. parks until ACTIVE is 0 (those operations are short and never wait);
+     *   3. under the lock, where L is stable (only waiters' own grants change it): returns L to the
+     *      store and the gather right, then sets POOL and releases WAKE_POOL (= MAX_VALUE) into L.
+     *      L was 0, so every waiter's request fits: each wakes, takes its permits and exits.
+     * A waiter that acquired reads ctl: without CLOSED it returns normally; with CLOSED and
+     * without POOL its permits are real (taken before step 3) and it gives them to the store; with
+     * POOL they may be real or the pool's, so it gives them back to L (what does not fit is counted
+     * in `keptAfterClose`), which lets the next waiter through. The last to leave (ctl ==
+     * CLOSED | POOL, claimed with a CAS to FINISHED) computes what real permits remain,
+     *     real = L + keptAfterClose - WAKE_POOL,
+     * gives them to the store and closes it. Hence no permit is created (the pool never leaves
+     * this JVM: barging is impossible after step 1, and every pool permit comes back to L or the
+     * count) and none is lost (every permit in L at step 3 or granted at the instant of closing
+     * reaches the store). close() itself never waits for a waiter.
      */
 
-    /** The permit counter (EFD_SEMAPHORE): K. */
-    private final transient EventFd permitsFd;
-    /** The turnstile (EFD_SEMAPHORE, 1 when free): its holder may gather several permits. */
-    private final transient EventFd turnstileFd;
-    private final transient Poller poller;
-    /** Serves the descriptors to other processes when the semaphore is named; else null. */
-    private final transient Rendezvous participant;
-    private final transient ReentrantLock gatherLock = new ReentrantLock();
+    /** Moves a feed or a drain makes per hold of the lock. */
+    static final int BATCH = 1024;
+    /** release() checks the real kernel counter once the estimate is within this of the limit. */
+    private static final long ESTIMATE_MARGIN = 1L << 24;
+    /** Released into L by close() to wake the waiters; see the implementation overview. */
+    private static final int WAKE_POOL = Integer.MAX_VALUE;
 
-    /** D: permits owed before any can be acquired. Updated by CAS (volatile). */
-    private transient volatile long deficit;
+    private static final long ACTIVE = 1L;
+    private static final long ACTIVE_MASK = (1L << 30) - 1;
+    private static final long WAITING = 1L << 30;
+    private static final long CLOSED = 1L << 60;
+    private static final long POOL = 1L << 61;
+    private static final long FINISHED = 1L << 62;
+
+    // Set by the constructors and readObject, never changed afterwards.
+    private transient PermitStore store;
+    /** The same object as store: the descriptors the public accessors hand out. */
+    private transient KernelCounterStore kernel;
+    /** Serves the descriptors to other processes when the semaphore is named; else null. */
+    private transient Rendezvous participant;
+    private transient ReentrantLock lock;
+    private transient Thread pollerThread;
+
     /** Total permits requested by threads waiting here. Updated by getAndAdd (volatile). */
     private transient volatile long demand;
     /** Waiters here asking for more than one permit. Updated by getAndAdd (volatile). */
     private transient volatile int multiWaiters;
-    /** Whether this JVM holds the turnstile. Written under gatherLock, read anywhere (volatile). */
-    private transient volatile boolean ownsTurnstile;
-    /**
-     * Whether a callback on the permits descriptor is pending: the counter was empty when it was armed,
-     * and any write since will fire it. Set (volatile) before arming, cleared by disarm() and by the
-     * callback before it runs rebalance(); a waiter that sees it set needs no rebalance() on entry.
-     */
-    private transient volatile boolean watchingKernel;
-    /** The pending poller callback, if armed; guarded by gatherLock. */
+    /** Whether this JVM holds the store's gather right. Written under lock, read anywhere (volatile). */
+    private transient volatile boolean ownsGatherRight;
+    /** A feed was requested and has not run since. Written anywhere (volatile), cleared under lock. */
+    private transient volatile boolean pending;
+    /** A virtual thread has been started to run pending feeds (CAS). */
+    private transient volatile boolean feederStarted;
+    /** The pending poller watch, if armed, and what it watches; guarded by lock. */
     private transient Poller.Waiter armed;
-    private transient EventFd armedOn;
-    /** Set once by close() (volatile). */
-    private transient volatile boolean closed;
-    /**
-     * Written (volatile) before every write of permits to the kernel and read (volatile) after every
-     * permit taken from it: a kernel call is not a happens-before edge by itself, this pair makes one.
-     */
-    private transient volatile int kernelEdge;
-    /**
-     * The kernel counter as this JVM last knew it, adjusted by every read and write made here
-     * (getAndAdd). Other processes make it stale; release() re-reads the real counter whenever the
-     * estimate comes near the overflow limit, so the exact check costs nothing in the common case.
-     */
-    private transient volatile long kernelEstimate;
+    private transient boolean armedForGatherRight;
+    /** CLOSED | POOL | FINISHED | WAITING count | ACTIVE count; updated by getAndAdd and CAS (volatile). */
+    private transient volatile long ctl;
+    /** The thread in close() waiting for ACTIVE to reach 0 (volatile). */
+    private transient volatile Thread closer;
+    /** Permits that waiters woken by close() could not give back to L (getAndAdd). */
+    private transient volatile long keptAfterClose;
 
-    private static final VarHandle DEFICIT;
     private static final VarHandle DEMAND;
     private static final VarHandle MULTI_WAITERS;
-    private static final VarHandle KERNEL_EDGE;
-    private static final VarHandle KERNEL_ESTIMATE;
-    /** release() checks the real kernel counter once the estimate is within this of the limit. */
-    private static final long ESTIMATE_MARGIN = 1L << 24;
+    private static final VarHandle FEEDER_STARTED;
+    private static final VarHandle CTL;
+    private static final VarHandle KEPT;
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
-            DEFICIT = l.findVarHandle(EventFdSemaphore.class, "deficit", long.class);
             DEMAND = l.findVarHandle(EventFdSemaphore.class, "demand", long.class);
             MULTI_WAITERS = l.findVarHandle(EventFdSemaphore.class, "multiWaiters", int.class);
-            KERNEL_EDGE = l.findVarHandle(EventFdSemaphore.class, "kernelEdge", int.class);
-            KERNEL_ESTIMATE = l.findVarHandle(EventFdSemaphore.class, "kernelEstimate", long.class);
+            FEEDER_STARTED = l.findVarHandle(EventFdSemaphore.class, "feederStarted", boolean.class);
+            CTL = l.findVarHandle(EventFdSemaphore.class, "ctl", long.class);
+            KEPT = l.findVarHandle(EventFdSemaphore.class, "keptAfterClose", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -225,33 +257,34 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * @throws NativeCallException           if the descriptors cannot be created (e.g. {@code EMFILE})
      */
     public EventFdSemaphore(int permits, boolean fair) {
-        this(fair, createDescriptors(Math.max(permits, 0)), Math.max(permits, 0), permits < 0 ? -(long) permits : 0,
-                null);
+        this(Math.min(permits, 0), fair, newStore(Math.max(permits, 0)), null);
     }
 
-    /** Takes ownership of {@code descriptors} (permits, turnstile) and of the named participant, if any. */
-    private EventFdSemaphore(boolean fair, EventFd[] descriptors, long kernelPermits, long deficit,
-                             Rendezvous participant) {
-        super(0, fair);
-        this.permitsFd = descriptors[0];
-        this.turnstileFd = descriptors[1];
+    /** Takes ownership of {@code store} and of the named participant, if any. */
+    private EventFdSemaphore(int local, boolean fair, KernelCounterStore store, Rendezvous participant) {
+        super(local, fair);
+        init(store, participant);
+    }
+
+    private void init(KernelCounterStore store, Rendezvous participant) {
+        this.store = store;
+        this.kernel = store;
         this.participant = participant;
-        this.poller = Poller.shared();
-        this.deficit = deficit;
-        this.kernelEstimate = kernelPermits;
+        this.lock = new ReentrantLock();
+        this.pollerThread = Poller.shared().thread();
+        store.closeWhenUnreachable(this);
         if (participant != null) participant.closeWhenUnreachable(this);
-        if (deficit > 0) rebalance();   // watch the kernel counter: other processes' releases pay the deficit
+        if (super.availablePermits() < 0) requestFeed();  // watch the store: other processes' releases pay the debt
+    }
+
+    private static KernelCounterStore newStore(int permits) {
+        EventFdSupport.ensureAvailability();
+        return KernelCounterStore.create(permits, "EventFdSemaphore");
     }
 
     private static EventFd[] createDescriptors(int permits) {
-        EventFdSupport.ensureAvailability();
-        EventFd p = EventFd.create(permits, true, "EventFdSemaphore");
-        try {
-            return new EventFd[] {p, EventFd.create(1, true, "EventFdSemaphore")};
-        } catch (RuntimeException | Error e) {
-            p.close();
-            throw e;
-        }
+        KernelCounterStore s = newStore(permits);
+        return new EventFd[] {s.permitsFd(), s.turnstileFd()};
     }
 
     /**
@@ -270,7 +303,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      *
      * @param name    1 to 64 characters: letters, digits, {@code '.'}, {@code '_'} and {@code '-'},
      *                starting with a letter or digit
-     * @param permits the initial permits if this call creates the semaphore; not negative (a deficit
+     * @param permits the initial permits if this call creates the semaphore; not negative (a debt
      *                could not be shared)
      * @param fair    whether this JVM's waiters are served first-in first-out (a local property)
      * @throws IllegalArgumentException if the name is not acceptable or {@code permits} is negative
@@ -282,9 +315,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         EventFdSupport.ensureAvailability();
         Rendezvous.Opened o = Rendezvous.open(Rendezvous.Kind.SEMAPHORE, name, permits,
                 () -> createDescriptors(permits));
-        EventFd permitsFd = o.descriptors()[0];
-        return new EventFdSemaphore(fair, o.descriptors(), o.created() ? permits : permitsFd.count(), 0,
-                o.participant());
+        return joined(o, fair);
     }
 
     /**
@@ -296,8 +327,19 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     public static EventFdSemaphore openExisting(String name) {
         EventFdSupport.ensureAvailability();
         Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SEMAPHORE, name);
-        if (o == null) return null;
-        return new EventFdSemaphore(false, o.descriptors(), o.descriptors()[0].count(), 0, o.participant());
+        return o == null ? null : joined(o, false);
+    }
+
+    private static EventFdSemaphore joined(Rendezvous.Opened o, boolean fair) {
+        KernelCounterStore s;
+        try {
+            s = new KernelCounterStore(o.descriptors()[0], o.descriptors()[1]);
+        } catch (RuntimeException | Error e) {
+            for (EventFd fd : o.descriptors()) fd.close();
+            o.participant().close();
+            throw e;
+        }
+        return new EventFdSemaphore(0, fair, s, o.participant());
     }
 
     /**
@@ -323,11 +365,12 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * <p>Acquires a permit, if one is available and returns immediately, reducing the number of
      * available permits by one.
      *
-     * <p>If no permit is available then the current thread parks until one of two things happens:
+     * <p>If no permit is available then the current thread parks until one of three things happens:
      * <ul>
      * <li>Some other thread, in this or another process, releases a permit and this thread is next to
      * be assigned one; or
-     * <li>Some other thread interrupts the current thread.
+     * <li>Some other thread interrupts the current thread; or
+     * <li>This semaphore is closed.
      * </ul>
      *
      * @throws InterruptedException if the current thread is interrupted on entry or while waiting; its
@@ -341,7 +384,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /**
      * Acquires the given number of permits, blocking until all are available, or the thread is
-     * interrupted. Takes all of them or none: permits are never left half-taken.
+     * interrupted. Takes all of them or none: permits are never left half-taken. {@code acquire(0)}
+     * waits while the count is negative.
      *
      * @param permits the number of permits to acquire
      * @throws InterruptedException     if the current thread is interrupted on entry or while waiting;
@@ -353,7 +397,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     public void acquire(int permits) throws InterruptedException {
         checkPermits(permits);
         if (Thread.interrupted()) throw new InterruptedException();
-        if (!tryWithoutWaiting(permits, true)) await(permits, Mode.INTERRUPTIBLE, 0L);
+        acquire0(permits, Mode.INTERRUPTIBLE, 0L);
     }
 
     /**
@@ -378,12 +422,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     @Override
     public void acquireUninterruptibly(int permits) {
         checkPermits(permits);
-        if (!tryWithoutWaiting(permits, true)) {
-            try {
-                await(permits, Mode.UNINTERRUPTIBLE, 0L);
-            } catch (InterruptedException impossible) {
-                throw new AssertionError(impossible);
-            }
+        try {
+            acquire0(permits, Mode.UNINTERRUPTIBLE, 0L);
+        } catch (InterruptedException impossible) {
+            throw new AssertionError(impossible);
         }
     }
 
@@ -412,8 +454,12 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     @Override
     public boolean tryAcquire(int permits) {
         checkPermits(permits);
-        ensureOpen();
-        return take(permits);
+        enter();
+        try {
+            return take(permits);
+        } finally {
+            leave();
+        }
     }
 
     /**
@@ -443,11 +489,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     public boolean tryAcquire(int permits, long timeout, TimeUnit unit) throws InterruptedException {
         checkPermits(permits);
         if (Thread.interrupted()) throw new InterruptedException();
-        long nanos = unit.toNanos(timeout);
-        long deadline = System.nanoTime() + nanos;
-        if (tryWithoutWaiting(permits, nanos > 0)) return true;
-        if (nanos <= 0) return false;
-        return await(permits, Mode.TIMED, deadline);
+        return acquire0(permits, Mode.TIMED, unit.toNanos(timeout));
     }
 
     // ------------------------------------------------------------------ release
@@ -477,102 +519,109 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     @Override
     public void release(int permits) {
         checkPermits(permits);
-        ensureOpen();
-        if (permits == 0) return;
-        checkOverflow(permits);
-        long toRelease = payDeficit(permits);
-        if (toRelease == 0) {
-            if (deficit == 0 && demand == 0) rebalance();  // stop watching for the deficit
-            return;
-        }
-        if (demand > 0 && (multiWaiters == 0 || ownsTurnstile)) {
-            super.release((int) toRelease);    // AQS release: happens-before the waiter's acquire
-            // The waiters left meanwhile, or a multi-permit waiter came while another process holds
-            // the turnstile: L must not keep what that process may need.
-            if (super.availablePermits() > demand || (multiWaiters > 0 && !ownsTurnstile)) rebalance();
-        } else {
-            toKernel(toRelease);
+        enter();
+        try {
+            if (permits == 0) return;
+            checkOverflow(permits);
+            if (demand > 0 || super.availablePermits() < 0) {
+                super.release(permits);          // AQS release: happens-before the waiter's acquire
+                // Dekker pair "excess" (with await's exit): L written above, demand read here.
+                if (super.availablePermits() > demand || (multiWaiters > 0 && !ownsGatherRight)) requestFeed();
+            } else {
+                store.give(permits);
+            }
+        } finally {
+            leave();
         }
     }
 
     // ------------------------------------------------------------------ queries
 
     /**
-     * Returns the number of permits available now: the kernel counter, plus permits this JVM holds
-     * for its waiters, less any deficit. Permits that another process is gathering for a multi-permit
-     * acquire are not counted. Saturates at {@code Integer.MAX_VALUE}.
+     * Returns the number of permits available now: the kernel counter plus this JVM's local count
+     * (negative while permits are owed). Permits that another process is gathering for a
+     * multi-permit acquire are not counted. Saturates at {@code Integer.MAX_VALUE}.
      *
      * @throws ClosedException if this semaphore is closed
      */
     @Override
     public int availablePermits() {
-        ensureOpen();
-        return availablePermits0();
-    }
-
-    /** Throws the j.u.c. overflow Error if {@code permits} more would pass Integer.MAX_VALUE. */
-    private void checkOverflow(int permits) {
-        long local = super.availablePermits() - deficit + permits;
-        if (Math.max(kernelEstimate, 0) + local <= Integer.MAX_VALUE - ESTIMATE_MARGIN) return;
-        long k = permitsFd.count();               // near the limit: read the real counter
-        KERNEL_ESTIMATE.setVolatile(this, k);
-        if (Math.min(Math.max(k, 0), Integer.MAX_VALUE) + local > Integer.MAX_VALUE) {
-            throw new Error("Maximum permit count exceeded");
+        enter();
+        try {
+            return availablePermits0();
+        } finally {
+            leave();
         }
     }
 
     private int availablePermits0() {
-        // Under gatherLock: the moves between K, L and the deficit (rebalance, settleDeficit) are
-        // made under it too, so the three are read in a consistent state.
-        gatherLock.lock();
+        // Under the lock: the feed moves permits between K and L under it, so both are read at rest.
+        lock.lock();
         try {
-            long k = permitsFd.count();
-            KERNEL_ESTIMATE.setVolatile(this, k);     // what other processes did is now known here too
-            if (k < 0 || k > Integer.MAX_VALUE) k = Integer.MAX_VALUE;  // a peer pushed it past int
-            long available = k + super.availablePermits() - deficit;
+            long available = Math.min(store.count(), Integer.MAX_VALUE) + super.availablePermits();
             return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, available));
         } finally {
-            gatherLock.unlock();
+            unlock();
+        }
+    }
+
+    /** Throws the j.u.c. overflow Error if {@code permits} more would pass Integer.MAX_VALUE. */
+    private void checkOverflow(int permits) {
+        long local = (long) super.availablePermits() + permits;
+        if (Math.max(store.estimate(), 0) + local <= Integer.MAX_VALUE - ESTIMATE_MARGIN) return;
+        if (Math.min(store.count(), Integer.MAX_VALUE) + local > Integer.MAX_VALUE) {  // near it: read the real counter
+            throw new Error("Maximum permit count exceeded");
         }
     }
 
     /**
      * Acquires and returns all permits that are immediately available, or if permits are negative,
-     * releases them. Upon return, zero permits are available.
+     * releases them. Upon return, zero permits are available (unless other processes released some
+     * meanwhile). Takes at most {@code Integer.MAX_VALUE} permits, one kernel read each.
      *
      * @return the number of permits acquired or, if negative, the number released
      * @throws ClosedException if this semaphore is closed
      */
     @Override
     public int drainPermits() {
-        ensureOpen();
-        gatherLock.lock();
+        enter();
+        lock.lock();
         try {
             long taken = super.drainPermits();
-            while (fromKernel()) taken++;
-            long d = (long) DEFICIT.getAndSet(this, 0L);
-            refeedWaiters();                     // the waiters here now need permits from the kernel
-            return (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, taken - d));
+            for (int batch = 0; taken < Integer.MAX_VALUE && store.tryTakeOne(); taken++) {
+                if (++batch == BATCH) {              // bound the time the lock is held
+                    batch = 0;
+                    unlock();
+                    lock.lock();
+                }
+            }
+            if (demand > 0) pending = true;          // the waiters here now need permits from the store
+            return (int) Math.max(Integer.MIN_VALUE, taken);
         } finally {
-            gatherLock.unlock();
+            unlock();
+            leave();
         }
     }
 
     /**
      * Shrinks the number of available permits by the indicated reduction. Unlike {@code acquire}, it
-     * does not block; the count may become negative (a deficit kept in this JVM, see the class
-     * documentation).
+     * does not block; the count may become negative (kept in this JVM, see the class documentation).
      *
      * @param reduction the number of permits to remove
      * @throws IllegalArgumentException if {@code reduction} is negative
+     * @throws Error                    if the local count would pass {@code Integer.MIN_VALUE}
      * @throws ClosedException          if this semaphore is closed
      */
     @Override
     protected void reducePermits(int reduction) {
         if (reduction < 0) throw new IllegalArgumentException();
-        ensureOpen();
-        DEFICIT.getAndAdd(this, (long) reduction);
-        rebalance();                    // pays what it can now, and watches the kernel counter for the rest
+        enter();
+        try {
+            super.reducePermits(reduction);
+            requestFeed();                   // pays what it can now, and watches the store for the rest
+        } finally {
+            leave();
+        }
     }
 
     /**
@@ -591,7 +640,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      */
     public int permitsDescriptor() {
         ensureOpen();
-        return permitsFd.fd();
+        return kernel.permitsFd().fd();
     }
 
     /**
@@ -600,12 +649,12 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      */
     public int turnstileDescriptor() {
         ensureOpen();
-        return turnstileFd.fd();
+        return kernel.turnstileFd().fd();
     }
 
     /** Whether {@link #close()} has been called. */
     public boolean isClosed() {
-        return closed;
+        return (ctl & CLOSED) != 0;
     }
 
     /**
@@ -616,8 +665,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     public String toString() {
         String id = getClass().getName() + "@" + Integer.toHexString(hashCode());
         try {
-            return closed ? id + "[closed]" : id + "[Permits = " + availablePermits0() + "]";
-        } catch (ClosedException raced) {
+            return id + "[Permits = " + availablePermits() + "]";
+        } catch (ClosedException closed) {
             return id + "[closed]";
         }
     }
@@ -625,62 +674,89 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     // ------------------------------------------------------------------ close
 
     /**
-     * Closes this semaphore's descriptors. Threads waiting in this JVM wake with a
-     * {@link ClosedException}; later calls throw it too. Permits this JVM was holding for its waiters
-     * go back to the kernel counter, and the turnstile is returned if held, so that other processes
-     * sharing the descriptors carry on. Idempotent.
+     * Closes this semaphore. Threads waiting in this JVM wake with a {@link ClosedException}; later
+     * calls throw it too. Permits this JVM was holding for its waiters go back to the kernel counter,
+     * and the turnstile is returned if held, so that other processes sharing the descriptors carry on.
+     * Returns once no operation is in progress; the descriptors are released when the last waiting
+     * thread has woken. Idempotent.
      */
     @Override
     public void close() {
-        gatherLock.lock();
+        long c;
+        do {
+            c = ctl;
+            if ((c & CLOSED) != 0) return;
+        } while (!CTL.compareAndSet(this, c, c | CLOSED));  // Dekker pair "gate", closing side: CLOSED written...
+        closer = Thread.currentThread();
+        boolean interrupted = false;
+        while ((ctl & ACTIVE_MASK) != 0) {                   // ...then ACTIVE read (the leaver reads closer after its write)
+            LockSupport.park(this);
+            interrupted |= Thread.interrupted();
+        }
+        closer = null;
+        long after = 0;
+        lock.lock();
         try {
-            if (closed) return;
-            closed = true;                       // volatile: every later ensureOpen() sees it
-            disarm();
-            int held = super.drainPermits();
-            if (held > 0) toKernel(held);
-            if (ownsTurnstile) {
-                ownsTurnstile = false;
-                turnstileFd.tryWrite(1);
+            try {
+                disarm();
+                int held = super.drainPermits();
+                if (held > 0) store.give(held);
+                if (ownsGatherRight) {
+                    ownsGatherRight = false;
+                    store.releaseGatherRight();
+                }
+            } finally {
+                after = (long) CTL.getAndAdd(this, POOL) + POOL;   // before the pool: a waiter that took from it sees POOL
+                super.release(WAKE_POOL);                         // L is 0 here: wakes every waiter
             }
         } finally {
-            gatherLock.unlock();
+            lock.unlock();
+            try {
+                if (participant != null) participant.close();
+            } finally {
+                if (interrupted) Thread.currentThread().interrupt();
+                afterChange(after);                               // no waiter left: this thread finishes
+            }
         }
-        if (participant != null) participant.close();
-        // Wake every local waiter: each takes its permits from L, sees `closed` and throws. A thread
-        // between its demand and the queue is counted in demand, and sees closed or is woken here.
-        while (demand > 0 || hasQueuedThreads()) {
-            int l = super.availablePermits();
-            if (l < Integer.MAX_VALUE / 2) super.release(Integer.MAX_VALUE / 2);
-            Thread.yield();
+    }
+
+    /** Run once, by the last thread to leave after close(): returns the real permits left in L. */
+    private void finishClose() {
+        lock.lock();
+        try {
+            long real = (long) super.drainPermits() + keptAfterClose - WAKE_POOL;
+            if (real > 0) store.give(real);
+        } finally {
+            lock.unlock();
+            store.close();
         }
-        permitsFd.close();
-        turnstileFd.close();
     }
 
     // ------------------------------------------------------------------ serialization
 
     /**
-     * Serializes a description (permits and fairness), not the descriptors: the deserialized object
-     * is a new, independent {@code EventFdSemaphore} with its own descriptors, the same number of
-     * available permits and the same fairness, and no waiters. Subclasses that need to keep their own
-     * class or state across serialization override this method.
+     * Saves the state of this semaphore: the number of available permits, after the fields of the
+     * class and of any subclass. The deserialized object is a new, independent semaphore of the same
+     * class with its own descriptors, the same number of permits and fairness, and no waiters.
+     *
+     * @serialData the available permits ({@code int})
      */
     @Serial
-    protected Object writeReplace() {
-        return new SerializedForm(availablePermits(), isFair());
+    private void writeObject(ObjectOutputStream out) throws IOException {
+        out.defaultWriteObject();
+        out.writeInt(availablePermits());
     }
 
     @Serial
-    private void readObject(ObjectInputStream in) throws InvalidObjectException {
-        throw new InvalidObjectException("EventFdSemaphore is deserialized through its serialized form");
-    }
-
-    private record SerializedForm(int permits, boolean fair) implements Serializable {
-        @Serial
-        private Object readResolve() {
-            return new EventFdSemaphore(permits, fair);
+    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+        in.defaultReadObject();
+        int permits = in.readInt();
+        super.drainPermits();               // the superclass's count was the original's local count
+        if (permits < 0) {
+            super.reducePermits(-(permits + 1));
+            super.reducePermits(1);
         }
+        init(newStore(Math.max(permits, 0)), null);
     }
 
     // ------------------------------------------------------------------ mechanics
@@ -691,271 +767,288 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         if (permits < 0) throw new IllegalArgumentException("permits < 0: " + permits);
     }
 
+    private ClosedException closedException() {
+        return new ClosedException(getClass().getSimpleName() + "@" + Integer.toHexString(hashCode()));
+    }
+
     private void ensureOpen() {
-        if (closed) throw new ClosedException(describe());
+        if (isClosed()) throw closedException();
     }
 
-    private String describe() {
-        return getClass().getSimpleName() + "@" + Integer.toHexString(hashCode());
+    /** Starts an operation. @throws ClosedException if closed */
+    private void enter() {
+        if (!tryEnter()) throw closedException();
     }
 
-    /**
-     * The fast path of the acquire methods: no barging past this JVM's queue when fair.
-     *
-     * @param willWait whether the caller waits if this fails: it then skips a kernel read that can
-     *                 only fail (see take)
-     */
-    private boolean tryWithoutWaiting(int permits, boolean willWait) {
-        ensureOpen();
-        return !(isFair() && hasQueuedThreads()) && take(permits, willWait);
+    /** Starts an operation unless closed (Dekker pair "gate", operation side: ctl written, CLOSED read). */
+    private boolean tryEnter() {
+        if (((long) CTL.getAndAdd(this, ACTIVE) & CLOSED) == 0) return true;
+        leave();
+        return false;
     }
 
-    /** Takes {@code permits} from L and K without waiting, all or none (barging). */
-    private boolean take(int permits) {
-        return take(permits, false);
+    private void leave() {
+        afterChange((long) CTL.getAndAdd(this, -ACTIVE) - ACTIVE);
     }
 
-    /**
-     * @param willWait the caller waits if this fails. Then, while others wait here and the kernel
-     *                 counter is watched, a read of it is skipped: it was empty when the watch was
-     *                 armed, any write since fires the watch, whose rebalance() serves the queue that
-     *                 the caller is about to join (barging is allowed, not owed).
-     */
-    private boolean take(int permits, boolean willWait) {
-        if (deficit > 0) {
-            boolean paid = settleDeficit();
-            refeedWaiters();
-            if (!paid) return false;
+    /** After a change of ctl to {@code c}: wakes close() when the last operation ends, finishes the close after the last waiter. */
+    private void afterChange(long c) {
+        if ((c & CLOSED) == 0) return;
+        if ((c & POOL) == 0) {
+            Thread t;
+            if ((c & ACTIVE_MASK) == 0 && (t = closer) != null) LockSupport.unpark(t);
+        } else if (c == (CLOSED | POOL) && CTL.compareAndSet(this, CLOSED | POOL, CLOSED | POOL | FINISHED)) {
+            finishClose();
         }
-        if (permits == 0) return true;
-        if (permits == 1) {
-            if (super.availablePermits() > 0 && super.tryAcquire()) {  // AQS CAS on L: barging
-                refeedWaiters();
-                return true;
-            }
-            if (willWait && watchingKernel && demand > 0) return false;
-            return fromKernel();
-        }
-        return gather(permits);
     }
 
-    /**
-     * Called after taking from L outside rebalance(): the last rebalance() may have left the poller
-     * disarmed because L covered the demand, and what was taken may have been meant for a waiter
-     * that now needs a permit from the kernel. The barging CAS on L and the waiter's increment of
-     * demand are both volatile, so either this sees the waiter or the waiter's own rebalance()
-     * sees L without the permit.
-     */
-    private void refeedWaiters() {
-        if (demand > 0) rebalance();
-    }
-
-    /** Takes several permits at once under the turnstile, all or none. */
-    private boolean gather(int permits) {
-        gatherLock.lock();
+    /** The acquire methods: the fast path, then the wait. */
+    private boolean acquire0(int permits, Mode mode, long nanos) throws InterruptedException {
+        long deadline = System.nanoTime() + nanos;
+        enter();
+        boolean wait = false;
         try {
-            boolean borrowed = false;
-            if (!ownsTurnstile) {
-                if (turnstileFd.tryRead() == 0) return false;  // another process is gathering
-                borrowed = true;
-            }
-            try {
-                int fromLocal = Math.min(permits, super.availablePermits());
-                if (fromLocal > 0 && !super.tryAcquire(fromLocal)) fromLocal = 0;
-                long fromKernel = 0;
-                while (fromLocal + fromKernel < permits && fromKernel()) fromKernel++;
-                if (fromLocal + fromKernel == permits) {
-                    if (fromLocal > 0) refeedWaiters();
-                    return true;
-                }
-                if (fromKernel > 0) toKernel(fromKernel);
-                if (fromLocal > 0) super.release(fromLocal);
-                return false;
-            } finally {
-                if (borrowed) turnstileFd.tryWrite(1);
-            }
+            if (!(isFair() && hasQueuedThreads()) && take(permits)) return true;  // no barging past the queue when fair
+            if (mode == Mode.TIMED && nanos <= 0) return false;
+            wait = true;
         } finally {
-            gatherLock.unlock();
+            if (!wait) leave();
+        }
+        return await(permits, mode, deadline);
+    }
+
+    /** Takes {@code permits} from L and the store without waiting, all or none (barging). */
+    private boolean take(int permits) {
+        if (super.availablePermits() < 0) feedNow();     // permits owed: only the store can pay them
+        if (permits == 0) return super.tryAcquire(0);
+        if (permits > 1) return gather(permits);
+        if (super.availablePermits() > 0 && super.tryAcquire()) {   // AQS CAS on L: barging
+            // Dekker pair "refeed", barger side: L written, demand read. What was taken may have been
+            // meant for a waiter, which now needs a permit from the store.
+            if (demand > 0) requestFeed();
+            return true;
+        }
+        return super.availablePermits() >= 0 && store.tryTakeOne();
+    }
+
+    /** Takes several permits at once, from L and then the store, all or none. */
+    private boolean gather(int permits) {
+        lock.lock();
+        try {
+            if (super.availablePermits() < 0) return false;
+            int fromLocal = Math.min(permits, super.availablePermits());
+            if (fromLocal > 0 && !super.tryAcquire(fromLocal)) fromLocal = 0;
+            boolean taken;
+            try {
+                taken = fromLocal == permits || store.tryTake(permits - fromLocal, ownsGatherRight);
+            } catch (RuntimeException | Error e) {
+                if (fromLocal > 0) super.release(fromLocal);
+                throw e;
+            }
+            if (!taken && fromLocal > 0) super.release(fromLocal);
+            if (taken && fromLocal > 0 && demand > 0) pending = true;   // refeed the waiters (after unlock)
+            return taken;
+        } finally {
+            unlock();
         }
     }
 
-    /** Waits in the superclass queue while rebalance() feeds it. */
-    private boolean await(int requested, Mode mode, long deadline) throws InterruptedException {
-        // Zero permits while in deficit: wait as for one and give it back (see the class documentation).
-        int permits = Math.max(requested, 1);
-        DEMAND.getAndAdd(this, (long) permits);       // volatile write, then the volatile read of closed:
-        if (permits > 1) MULTI_WAITERS.getAndAdd(this, 1);
+    /**
+     * Waits in the superclass queue while the feed serves it. The caller has entered: this turns its
+     * ACTIVE count into a WAITING one.
+     */
+    private boolean await(int permits, Mode mode, long deadline) throws InterruptedException {
+        boolean multi = permits > 1;
+        DEMAND.getAndAdd(this, (long) permits);   // Dekker pairs "excess" and "refeed", waiter side: demand written...
+        if (multi) MULTI_WAITERS.getAndAdd(this, 1);
+        afterChange((long) CTL.getAndAdd(this, WAITING - ACTIVE) + WAITING - ACTIVE);
         boolean acquired = false;
+        long c = 0;
         try {
-            // close() writes closed, then reads demand: either it waits for us or we see it closed.
-            if (closed) throw new ClosedException(describe());
-            // Entry: a single-permit waiter needs nothing done while the kernel counter is watched (it
-            // was empty, and a write fires the callback, whose rebalance() then sees this demand).
-            if (!(permits == 1 && watchingKernel && quiet() && super.availablePermits() == 0)) rebalance();
+            requestFeed();                         // ...then L read by the feed
             switch (mode) {
                 case INTERRUPTIBLE -> super.acquire(permits);
                 case UNINTERRUPTIBLE -> super.acquireUninterruptibly(permits);
-                case TIMED -> {
-                    long nanos = deadline - System.nanoTime();
-                    if (!super.tryAcquire(permits, nanos, TimeUnit.NANOSECONDS)) return false;
+                case TIMED -> acquired = super.tryAcquire(permits, deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+            }
+            if (mode != Mode.TIMED) acquired = true;
+        } finally {
+            c = ctl;
+            try {
+                if (acquired && (c & CLOSED) != 0) returnAfterClose(permits, (c & POOL) != 0);
+            } finally {
+                if (multi) MULTI_WAITERS.getAndAdd(this, -1);
+                DEMAND.getAndAdd(this, -(long) permits);  // Dekker pair "excess", waiter side: demand written, then L read
+                try {
+                    if ((c & CLOSED) == 0
+                            && (super.availablePermits() > demand || (multiWaiters == 0 && ownsGatherRight))) {
+                        requestFeed();                     // give back what no waiter here needs now
+                    }
+                } finally {
+                    afterChange((long) CTL.getAndAdd(this, -WAITING) - WAITING);
                 }
             }
-            acquired = true;
-        } finally {
-            if (permits > 1) MULTI_WAITERS.getAndAdd(this, -1);
-            DEMAND.getAndAdd(this, -(long) permits);  // volatile: pairs with release()'s re-check of L
-            // Exit: others still wait and L holds no more than they need: the invariants hold as they
-            // were (what this waiter took, it took from L together with its own demand).
-            if (!(demand > 0 && super.availablePermits() <= demand && quiet())) rebalance();
         }
-        if (closed) throw new ClosedException(describe());
-        if (acquired && requested == 0) release(1);
+        if ((c & CLOSED) != 0) throw closedException();
         return acquired;
     }
 
-    /** No multi-permit waiter, no turnstile held, no deficit: the cases rebalance() has extra work for. */
-    private boolean quiet() {
-        return multiWaiters == 0 && !ownsTurnstile && deficit == 0;
-    }
-
     /**
-     * Restores the invariants after any change of demand or L: gives back what no waiter here needs,
-     * holds the turnstile exactly while a multi-permit waiter waits, pulls permits from the kernel for
-     * the waiters, and arms the poller when the kernel has none.
+     * A waiter that acquired after close() began gives its permits back: to the store if they are
+     * real (taken before the wake pool was released), else to L, which the last one out settles.
      */
-    private void rebalance() {
-        gatherLock.lock();
-        try {
-            if (closed) return;
-            long wanted = demand;
-            long local = super.availablePermits();
-            if (local > wanted && super.tryAcquire((int) (local - wanted))) toKernel(local - wanted);
-            if (multiWaiters == 0) {
-                if (ownsTurnstile) {
-                    ownsTurnstile = false;
-                    turnstileFd.tryWrite(1);
-                }
-            } else if (!ownsTurnstile) {
-                if (turnstileFd.tryRead() > 0) {
-                    ownsTurnstile = true;
-                } else {
-                    // Another process gathers: hold nothing it may need, and wait for the turnstile.
-                    int held = super.availablePermits();
-                    if (held > 0 && super.tryAcquire(held)) toKernel(held);
-                    arm(turnstileFd);
-                    return;
-                }
-            }
-            if (deficit > 0 && !settleDeficit()) {
-                arm(permitsFd);
+    private void returnAfterClose(int permits, boolean poolReleased) {
+        if (permits == 0) return;
+        if (!poolReleased) {
+            store.give(permits);                   // WAITING > 0 keeps the store open
+            return;
+        }
+        for (int left = permits; left > 0; ) {
+            int room = Integer.MAX_VALUE - super.availablePermits();
+            if (room <= 0) {
+                KEPT.getAndAdd(this, (long) left);
                 return;
             }
-            do {
-                while (demand > super.availablePermits()) {
-                    if (!fromKernel()) {
-                        arm(permitsFd);
-                        return;
-                    }
-                    super.release(1);            // AQS release: the poller thread's read happens-before the waiter
-                }
-                disarm();
-                // A waiter that saw the watch still set skipped its own rebalance(): disarm() wrote the
-                // flag (volatile), this reads demand (volatile), the waiter did the opposite, so
-                // either it saw the flag cleared or this sees its demand.
-            } while (demand > super.availablePermits());
-        } finally {
-            gatherLock.unlock();
+            int n = Math.min(left, room);
+            try {
+                super.release(n);
+                left -= n;
+            } catch (Error raced) {
+                // another waiter gave back first and the sum would overflow: look again
+            }
         }
     }
 
-    /** Arms a one-shot poller callback on {@code fd} that runs rebalance(); guarded by gatherLock. */
-    private void arm(EventFd fd) {
-        if (armed != null && armed.isPending() && armedOn == fd) return;
-        disarm();
-        armedOn = fd;
-        boolean kernel = fd == permitsFd;
-        if (kernel) watchingKernel = true;        // before arming: the callback may run at once and clear it
-        armed = poller.register(fd, new Rebalancer(this, kernel));
+    /**
+     * Requests a feed and runs it if the lock is free; never waits for the lock. On the poller thread
+     * it runs at most one batch, and hands what is left to a virtual thread.
+     */
+    private void requestFeed() {
+        pending = true;                  // Dekker pair "feed", requester side: pending written, then the lock tried
+        boolean onPoller = Thread.currentThread() == pollerThread;
+        while (pending && lock.tryLock()) {
+            try {
+                pending = false;
+                feedLocked();
+            } finally {
+                lock.unlock();           // Dekker pair "feed", holder side: the lock released, then pending read
+            }
+            if (onPoller && pending) {
+                startFeeder();
+                return;
+            }
+        }
     }
 
-    /**
-     * The poller callback. It holds the semaphore weakly: an armed callback (a deficit being watched)
-     * must not keep an abandoned semaphore from its Cleaner.
-     */
-    private static final class Rebalancer implements java.util.function.Consumer<Poller.Outcome> {
-        private final java.lang.ref.WeakReference<EventFdSemaphore> semaphore;
-        private final boolean kernel;
+    /** Runs the feed now, waiting for the lock (user threads only). */
+    private void feedNow() {
+        lock.lock();
+        try {
+            pending = false;
+            feedLocked();
+        } finally {
+            unlock();
+        }
+    }
 
-        Rebalancer(EventFdSemaphore semaphore, boolean kernel) {
-            this.semaphore = new java.lang.ref.WeakReference<>(semaphore);
-            this.kernel = kernel;
+    /** Releases the lock and runs any feed requested while it was held. */
+    private void unlock() {
+        lock.unlock();
+        if (pending) requestFeed();
+    }
+
+    private void startFeeder() {
+        if (!FEEDER_STARTED.compareAndSet(this, false, true)) return;
+        Thread.ofVirtual().name("eventfd-sync-feeder").start(() -> {
+            feederStarted = false;       // volatile: a later request after this point starts another feeder
+            if (!tryEnter()) return;
+            try {
+                requestFeed();
+            } finally {
+                leave();
+            }
+        });
+    }
+
+    /** Restores invariant (F); see the implementation overview. Guarded by lock. */
+    private void feedLocked() {
+        if ((ctl & CLOSED) != 0) return;
+        long wanted = demand;
+        int local = super.availablePermits();
+        if (local > wanted) giveBack((int) (local - wanted));
+        if (multiWaiters == 0) {
+            if (ownsGatherRight) {
+                ownsGatherRight = false;
+                store.releaseGatherRight();
+            }
+        } else if (!ownsGatherRight) {
+            if (store.tryClaimGatherRight()) {
+                ownsGatherRight = true;
+            } else {
+                // Another process gathers: hold nothing it may need, and watch for the right.
+                int held = super.availablePermits();
+                if (held > 0) giveBack(held);
+                arm(true);
+                return;
+            }
+        }
+        for (int moves = 0; demand > super.availablePermits() && super.availablePermits() < Integer.MAX_VALUE; moves++) {
+            if (moves == BATCH) {
+                pending = true;          // bound the time the lock is held: the holder runs it again after unlocking
+                return;
+            }
+            if (!store.tryTakeOne()) {
+                arm(false);
+                return;
+            }
+            super.release(1);            // AQS release: the store's take happens-before the waiter's acquire
+        }
+        disarm();
+    }
+
+    /** Moves {@code n} permits from L to the store, or none if a barger took them first. */
+    private void giveBack(int n) {
+        if (!super.tryAcquire(n)) return;
+        try {
+            store.give(n);
+        } catch (RuntimeException | Error e) {
+            super.release(n);            // never drop permits: they stay here
+            throw e;
+        }
+    }
+
+    /** Arms a one-shot watch on the store (permits, or the gather right); guarded by lock. */
+    private void arm(boolean gatherRight) {
+        if (armed != null && armed.isPending() && armedForGatherRight == gatherRight) return;
+        disarm();
+        armed = store.watch(gatherRight, new Watch(this));   // set only once registered: a throw leaves nothing armed
+        armedForGatherRight = gatherRight;
+    }
+
+    private void disarm() {
+        if (armed != null) {
+            armed.cancel();
+            armed = null;
+        }
+    }
+
+    /** A store watch's callback: requests a feed. Holds the semaphore weakly, so it never keeps it alive. */
+    private static final class Watch implements Consumer<Poller.Outcome> {
+        private final WeakReference<EventFdSemaphore> semaphore;
+
+        Watch(EventFdSemaphore semaphore) {
+            this.semaphore = new WeakReference<>(semaphore);
         }
 
         @Override
         public void accept(Poller.Outcome outcome) {
             EventFdSemaphore s = semaphore.get();
-            if (s == null || outcome != Poller.Outcome.READY) return;
-            if (kernel) s.watchingKernel = false;  // volatile write before rebalance() reads demand
-            s.rebalance();
-        }
-    }
-
-    private void disarm() {
-        if (armed != null) {
-            armed.cancel();                       // if it already fired, its callback clears the flag
-            armed = null;
-            armedOn = null;
-            watchingKernel = false;
-        }
-    }
-
-    /** Pays the deficit from L and K, under gatherLock. @return whether it is paid off */
-    private boolean settleDeficit() {
-        gatherLock.lock();
-        try {
-            return settleDeficitLocked();
-        } finally {
-            gatherLock.unlock();
-        }
-    }
-
-    private boolean settleDeficitLocked() {
-        for (long d; (d = deficit) > 0; ) {
-            boolean fromLocal = super.availablePermits() > 0 && super.tryAcquire();
-            if (!fromLocal && !fromKernel()) return false;
-            while (!DEFICIT.compareAndSet(this, d, d - 1)) {
-                if ((d = deficit) == 0) {        // paid by someone else meanwhile: give it back
-                    toKernel(1);                 // callers re-feed waiters from the kernel afterwards
-                    return true;
-                }
+            if (s == null || outcome != Poller.Outcome.READY || !s.tryEnter()) return;  // CLOSED: closing
+            try {
+                s.requestFeed();
+            } finally {
+                s.leave();
             }
         }
-        return true;
-    }
-
-    /** Uses released permits to pay the deficit first. @return what is left to release */
-    private long payDeficit(long permits) {
-        for (long d; (d = deficit) > 0; ) {
-            long pay = Math.min(d, permits);
-            if (DEFICIT.compareAndSet(this, d, d - pay)) return permits - pay;
-        }
-        return permits;
-    }
-
-    /** Writes permits to the kernel counter. */
-    private void toKernel(long permits) {
-        KERNEL_EDGE.setVolatile(this, 0);        // release edge: prior actions happen-before the write
-        if (!permitsFd.tryWrite(permits)) {
-            throw new Error("Maximum permit count exceeded (kernel counter full)");
-        }
-        KERNEL_ESTIMATE.getAndAdd(this, permits);
-    }
-
-    /** Takes one permit from the kernel counter. @return false if it had none */
-    private boolean fromKernel() {
-        if (permitsFd.tryRead() == 0) return false;
-        int edge = (int) KERNEL_EDGE.getVolatile(this);  // acquire edge: the releaser's actions are visible
-        KERNEL_ESTIMATE.getAndAdd(this, -1L);
-        return true;
     }
 }

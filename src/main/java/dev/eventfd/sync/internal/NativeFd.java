@@ -44,6 +44,11 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
         return descriptor.fd;
     }
 
+    /** The library's one cleaner, for owners whose resources outlive a reference from the poller. */
+    public static Cleaner cleaner() {
+        return CLEANER;
+    }
+
     final long token() {
         return token;
     }
@@ -95,6 +100,19 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
         descriptor.end();
     }
 
+    /**
+     * Opens {@code /proc/self/fdinfo/<fd>} now, if it is not open yet, so that {@link #fdinfo()} never
+     * needs a new descriptor later (it then works at {@code RLIMIT_NOFILE}).
+     */
+    final void openFdinfo() {
+        begin();
+        try {
+            descriptor.openFdinfo();
+        } finally {
+            end();
+        }
+    }
+
     /** The text of {@code /proc/self/fdinfo/<fd>} (the kernel's description of the open file). */
     final String fdinfo() {
         begin();
@@ -131,7 +149,7 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
         final int fd;
         /** CLOSED | RELEASE | number of calls in flight; updated atomically (volatile). */
         private volatile int state;
-        /** {@code /proc/self/fdinfo/<fd>} opened on first {@link #count()}, -1 before; guarded by this. */
+        /** {@code /proc/self/fdinfo/<fd>}, opened by openFdinfo() or on first use, -1 before; guarded by this. */
         private int fdinfo = -1;
 
         Descriptor(int fd) {
@@ -171,8 +189,12 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
             Native.close(fd);
         }
 
-        synchronized String fdinfo() {
+        synchronized void openFdinfo() {
             if (fdinfo < 0) fdinfo = Native.openReadOnly("/proc/self/fdinfo/" + fd);
+        }
+
+        synchronized String fdinfo() {
+            openFdinfo();
             return Native.preadText(fdinfo, 512);
         }
     }

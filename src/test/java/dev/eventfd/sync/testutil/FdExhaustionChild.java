@@ -54,6 +54,15 @@ public final class FdExhaustionChild {
             // loaded
         }
 
+        // semaphores made before the table fills keep working once it is full (none may need a new
+        // descriptor: availablePermits() reads the counter through a descriptor opened at creation)
+        List<dev.eventfd.sync.EventFdSemaphore> semaphores = new ArrayList<>();
+        for (int i = 0; i < 4; i++) semaphores.add(new dev.eventfd.sync.EventFdSemaphore(i, i % 2 == 0));
+        semaphores.get(0).release(3);            // loads every class the checks below use
+        semaphores.get(0).tryAcquire(2);
+        semaphores.get(0).toString();
+        semaphores.get(0).drainPermits();
+
         List<EventFd> fds = new ArrayList<>(1 << 16);
         NativeCallException failure = null;
         while (failure == null) {
@@ -87,6 +96,14 @@ public final class FdExhaustionChild {
             long expected = fds.indexOf(fd) % 2 == 0 ? 1 : 2;  // semaphore ones read 1
             check("read from " + fd, fd.tryRead() == expected);
         }
+        for (int i = 0; i < semaphores.size(); i++) {
+            dev.eventfd.sync.EventFdSemaphore s = semaphores.get(i);
+            check("availablePermits() of semaphore " + i + " at RLIMIT_NOFILE", s.availablePermits() == i);
+            s.release(2);
+            check("acquire(2) of semaphore " + i, s.tryAcquire(2));
+            check("toString of semaphore " + i, s.toString().endsWith("[Permits = " + i + "]"));
+            check("drainPermits of semaphore " + i, s.drainPermits() == i);
+        }
         // count() needs one more descriptor (fdinfo): it fails cleanly, naming the call
         try {
             fds.get(0).count();
@@ -108,6 +125,7 @@ public final class FdExhaustionChild {
         for (int i = 0; i < freed; i++) refill.add(EventFd.create(0, false, "refill" + i));
         check("earlier handle still works", fds.get(0).tryWrite(1) && fds.get(0).tryRead() == 1);
         refill.forEach(EventFd::close);
+        semaphores.forEach(dev.eventfd.sync.EventFdSemaphore::close);
         fds.forEach(EventFd::close);
         System.out.println("FD-EXHAUSTION OK created=" + created + " message=" + failure.getMessage());
         System.out.flush();

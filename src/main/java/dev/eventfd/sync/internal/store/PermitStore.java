@@ -1,0 +1,74 @@
+package dev.eventfd.sync.internal.store;
+
+import dev.eventfd.sync.internal.Poller;
+
+import java.util.function.Consumer;
+
+/**
+ * Where a semaphore's shared permits live: the permits every process sharing the semaphore can take.
+ * {@link dev.eventfd.sync.EventFdSemaphore} keeps the {@link java.util.concurrent.Semaphore} policy
+ * (its queue, fairness, interrupts, timeouts, negative counts) and moves permits between its local
+ * count and a store through this interface; the store owns the mechanics of sharing them.
+ *
+ * <p>Every method is non-blocking and safe to call from any thread. A store whose multi-permit takes
+ * are not atomic across processes has a <em>gather right</em>: only its holder may hold some of the
+ * permits a multi-permit request needs while waiting for the rest, so two gatherers can never each
+ * hold part of what the other needs. A store whose takes are atomic grants the right at once.
+ *
+ * <p>Memory consistency effects: actions in a thread prior to {@link #give} happen-before actions
+ * subsequent to a successful take of one of those permits in another thread of the same JVM.
+ */
+public interface PermitStore {
+
+    /** Takes one permit. @return {@code false} if none is free (nothing is taken) */
+    boolean tryTakeOne();
+
+    /**
+     * Takes {@code n} permits, all or none. A store with a gather right borrows it for the call
+     * unless {@code holdingGatherRight}, and fails if another process holds it.
+     *
+     * @param n at least 1
+     * @return whether all {@code n} were taken
+     */
+    boolean tryTake(long n, boolean holdingGatherRight);
+
+    /**
+     * Returns {@code n} permits to the store, where any process may take them.
+     *
+     * @throws Error if the store cannot hold that many more; it is then unchanged
+     */
+    void give(long n);
+
+    /** The permits in the store now (a system call for a kernel counter); saturates at {@code Long.MAX_VALUE}. */
+    long count();
+
+    /**
+     * What this JVM last knew of {@link #count()}, kept current by its own takes and gives: exact
+     * while no other process changes the store. Costs no system call.
+     */
+    long estimate();
+
+    /** Claims the gather right. @return whether this JVM holds it now */
+    boolean tryClaimGatherRight();
+
+    /** Gives back the gather right claimed by {@link #tryClaimGatherRight()}. */
+    void releaseGatherRight();
+
+    /**
+     * Runs {@code callback} once, on the poller thread, when a permit may be free ({@code gatherRight}
+     * false) or the gather right may be free ({@code gatherRight} true). The callback must only
+     * signal. The store is armed at once if the condition already holds.
+     *
+     * @return the registration, to cancel
+     */
+    Poller.Waiter watch(boolean gatherRight, Consumer<Poller.Outcome> callback);
+
+    /**
+     * Makes the store's resources (descriptors) go when {@code owner} becomes unreachable; the cleaning
+     * action holds no reference to the owner.
+     */
+    void closeWhenUnreachable(Object owner);
+
+    /** Releases the store's resources. Idempotent; later takes and gives throw {@link dev.eventfd.sync.ClosedException}. */
+    void close();
+}
