@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Regression tests for the defects of issue 11: close() racing every kind of acquirer, abandoned
  * semaphores with a pending poller watch, and one busy semaphore delaying another's wake-up.
  */
-@Timeout(120)
+@Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class EventFdSemaphoreHardeningTest extends NamedObjectsTest {
 
     private static void waitUntil(String what, java.util.function.BooleanSupplier condition) {
@@ -115,7 +115,7 @@ class EventFdSemaphoreHardeningTest extends NamedObjectsTest {
 
     /** BUG: close() spun in a Thread.yield() loop forever when a waiter asked for more than MAX_VALUE/2. */
     @Test
-    @Timeout(30)
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)   // fails even if close() never returns
     void closeWakesWaitersForHugeRequestsWithoutSpinning() throws Exception {
         EventFdSemaphore s = new EventFdSemaphore(0);
         List<AtomicReference<Throwable>> outcomes = new ArrayList<>();
