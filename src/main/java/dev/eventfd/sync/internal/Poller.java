@@ -18,26 +18,40 @@ import java.util.function.Consumer;
  * thread blocked in {@code epoll_wait}.
  *
  * <p>Callers never block in native code: {@link #await} parks the calling thread (virtual or platform)
- * with {@link LockSupport}, and the poller thread unparks it. {@link #register} runs a callback on the
- * poller thread instead, for owners that move state rather than wake a particular thread.
+ * with {@link LockSupport}, and the poller thread unparks it. {@link #register} runs a callback instead,
+ * for owners that have no particular thread to wake.
  *
  * <h2>Implementation overview</h2>
- * Each descriptor with waiters has one {@link Entry}: its queue of {@link Waiter}s and its epoll
- * registration. The invariant, kept under {@link #lock}: <em>an entry exists if and only if it has at
- * least one waiter, and then its descriptor is in the epoll set, armed with
- * {@code EPOLLIN | EPOLLONESHOT}</em>. Arming reports a descriptor that is already readable at once, so
- * readiness that races with registration is never lost. When the descriptor fires, the poller takes
- * every waiter off the entry (each re-checks its own condition and waits again if it must), removes
- * the entry and its registration, and unparks them. A waiter that leaves for any other reason (timeout,
- * interrupt, cancel) removes itself, and the entry with it when it was the last.
+ * Each descriptor with waiters has one {@link Entry}: its queue of {@link Waiter}s. The invariants,
+ * kept under {@link #lock}: <em>an entry exists if and only if it has waiters, and then its descriptor
+ * is armed ({@code EPOLLIN | EPOLLONESHOT}) or an event that disarmed it is on its way to the poll
+ * loop; a descriptor is in the epoll set from its first wait until it is closed</em>. As in the JDK's
+ * own poller, a wait re-arms with {@code EPOLL_CTL_MOD}, falling back to {@code EPOLL_CTL_ADD} on
+ * {@code ENOENT} the first time: one system call per new entry, none when an event fires or a waiter
+ * leaves, and one {@code EPOLL_CTL_DEL} when the descriptor is closed. Arming reports a descriptor
+ * that is already readable at once, so readiness that races with registration is never lost.
  *
- * <p>Each waiter's outcome is decided exactly once, by a CAS on its {@code state} from
- * {@code WAITING}: the poller (READY), the closer (CLOSED) and the waiter itself (TIMED_OUT,
- * INTERRUPTED, CANCELLED) race for it, and the loser defers to the winner. The epoll data of a
- * registration is the handle's {@link NativeFd#token() token}, unique for the JVM's life, so an event for
- * a closed descriptor whose number was reused can never wake the new descriptor's waiters. A descriptor
- * is always removed from the epoll set before it is closed ({@link #closing}), because the kernel keeps
- * a registration alive while any process still has the file open.
+ * <p>When a descriptor fires, {@code EPOLLONESHOT} has disarmed it; the poller takes every waiter off
+ * its entry (each re-checks its own condition and waits again if it must: a new entry, a new
+ * {@code MOD}), removes the entry and wakes them. A waiter that leaves for any other reason (timeout,
+ * interrupt, cancel) removes itself, and the entry with it when it was the last; the descriptor stays
+ * armed, and an event it delivers later finds no entry and is ignored, or wakes a newer entry early,
+ * which is harmless since waiters re-check. {@link #signal} is the same as a firing, minus the
+ * disarming.
+ *
+ * <p>Each waiter's outcome is decided exactly once, by a CAS on its {@code outcome} from {@code null}:
+ * the poller (READY), the closer (CLOSED) and the waiter itself (TIMED_OUT, INTERRUPTED, CANCELLED)
+ * race for it, and the loser defers to the winner. The epoll data of a registration is the handle's
+ * {@link NativeFd#token() token}, unique for the JVM's life, and entries are found by token: an event
+ * for a closed descriptor (still in the poll loop's buffer, or from a registration the kernel kept
+ * because another process holds the file open) has no entry and can never wake the waiters of a new
+ * descriptor with the same number. {@link NativeFd#close()} calls {@link #closing} before it closes
+ * the descriptor, which wakes the waiters with CLOSED and takes the descriptor out of the epoll set
+ * while its number still names that file: the kernel keeps a registration as long as any process
+ * still has the file open, and only the (file, number) pair can remove it. A handle that is never
+ * closed but collected is closed by its {@link java.lang.ref.Cleaner} without this step (it had no
+ * waiters, or it would still be reachable); the kernel then drops the registration with the file, or,
+ * if another process still holds the file, keeps an inert one whose events carry a dead token.
  */
 public final class Poller {
 
@@ -66,8 +80,14 @@ public final class Poller {
     private final int epfd;
     private final EventFd wakeup;
     private final Thread thread;
-    /** Set once by shutdown(); read by the poll loop. */
+    /**
+     * Set once, by shutdown() under lock or by the loop as it ends; volatile so the loop sees it after
+     * the wake-up. Read under lock, false means epfd is still open: closeAll() sets it before its own
+     * lock section, and closes epfd inside it.
+     */
     private volatile boolean shutdown;
+    /** epoll_ctl calls made for waited descriptors, by op; guarded by lock (for tests). */
+    private long ctlAdds, ctlMods, ctlDels;
 
     private Poller(String name) {
         int ep = Native.epollCreate();
@@ -158,11 +178,23 @@ public final class Poller {
     }
 
     /**
-     * Wakes everything waiting on {@code fd} with CLOSED and removes its registration. Called by
-     * {@link NativeFd#close()} before the descriptor is closed.
+     * Wakes everything waiting on {@code fd} with CLOSED and takes it out of the epoll set. Called by
+     * {@link NativeFd#close()} (only for a descriptor attached to this poller, so one that may be in the
+     * set, waiters or not) after marking it closed and before closing it, so no new wait can start and
+     * the number still names the file.
      */
     void closing(NativeFd fd) {
-        wakeAll(fd, Outcome.CLOSED);
+        List<Waiter> woken = List.of();
+        lock.lock();
+        try {
+            Entry e = entries.remove(fd.token());
+            if (e != null) woken = e.takeAll(Outcome.CLOSED);
+            // ENOENT: its only arming failed. After shutdown the epoll set (and epfd) is gone.
+            if (!shutdown) ctl(Native.EPOLL_CTL_DEL, fd.fd(), 0, 0, Native.ENOENT);
+        } finally {
+            lock.unlock();
+        }
+        fire(woken, Outcome.CLOSED);
     }
 
     /**
@@ -171,22 +203,20 @@ public final class Poller {
      * poller thread. Waiters re-check their condition, so a spurious signal is harmless.
      */
     public void signal(NativeFd fd) {
-        wakeAll(fd, Outcome.READY);
-    }
-
-    /** Removes the entry of {@code fd} and its registration, and wakes its waiters with {@code outcome}. */
-    private void wakeAll(NativeFd fd, Outcome outcome) {
         List<Waiter> woken;
         lock.lock();
         try {
+            // No epoll_ctl: the descriptor stays armed, and its next event finds no entry or wakes a
+            // newer one early.
             Entry e = entries.remove(fd.token());
             if (e == null) return;
-            Native.epollCtl(epfd, Native.EPOLL_CTL_DEL, fd.fd(), 0, 0, Native.ENOENT);
-            woken = e.takeAll(outcome);
+            // Each decide() is a volatile CAS: what this thread did before signal() happens-before
+            // the return of an await() that reads READY.
+            woken = e.takeAll(Outcome.READY);
         } finally {
             lock.unlock();
         }
-        fire(woken, outcome);
+        fire(woken, Outcome.READY);
     }
 
     /** Descriptors registered now (for tests: nothing may be left behind). */
@@ -209,6 +239,24 @@ public final class Poller {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** How many {@code epoll_ctl} calls of each kind this poller has made for waited descriptors. */
+    record CtlCalls(long add, long mod, long del) {}
+
+    /** The {@code epoll_ctl} calls made so far, not counting the wake-up descriptor's (for tests). */
+    CtlCalls ctlCalls() {
+        lock.lock();
+        try {
+            return new CtlCalls(ctlAdds, ctlMods, ctlDels);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The epoll descriptor, for tests that read its registrations from {@code /proc/self/fdinfo}. */
+    int epollFd() {
+        return epfd;
     }
 
     /** The poller's thread (for tests). */
@@ -245,10 +293,10 @@ public final class Poller {
             Entry e = entries.get(fd.token());
             if (e == null) {
                 e = new Entry(fd);
-                // Arm before publishing: if the descriptor is closed meanwhile, attach() made its close
-                // wait for this lock, and closing() will find the entry.
-                Native.epollCtl(epfd, Native.EPOLL_CTL_ADD, fd.fd(), Native.EPOLLIN | Native.EPOLLONESHOT,
-                        fd.token(), 0);
+                // Arm before publishing: if arming fails nothing is left behind. If the descriptor is
+                // closed meanwhile, attach() made its close wait for this lock, and closing() will find
+                // the entry and the registration.
+                arm(fd);
                 entries.put(fd.token(), e);
             }
             e.waiters.add(w);
@@ -258,14 +306,36 @@ public final class Poller {
         }
     }
 
-    /** Takes {@code w} off its entry, and the entry off epoll if it was the last waiter. */
+    /**
+     * Re-arms {@code fd} for one event: {@code EPOLL_CTL_MOD}, or {@code EPOLL_CTL_ADD} if it is not in
+     * the set yet. Either reports an already readable descriptor at once. Under lock, shutdown false.
+     */
+    private void arm(NativeFd fd) {
+        int events = Native.EPOLLIN | Native.EPOLLONESHOT;
+        if (ctl(Native.EPOLL_CTL_MOD, fd.fd(), events, fd.token(), Native.ENOENT) == -Native.ENOENT) {
+            ctl(Native.EPOLL_CTL_ADD, fd.fd(), events, fd.token(), 0);
+        }
+    }
+
+    /** {@link Native#epollCtl} on this poller's set, counted. Under lock, shutdown false. */
+    private int ctl(int op, int fd, int events, long token, int tolerated) {
+        switch (op) {
+            case Native.EPOLL_CTL_ADD -> ctlAdds++;
+            case Native.EPOLL_CTL_MOD -> ctlMods++;
+            default -> ctlDels++;
+        }
+        return Native.epollCtl(epfd, op, fd, events, token, tolerated);
+    }
+
+    /** Takes {@code w} off its entry, and the entry away if it was the last waiter. */
     private void remove(Waiter w) {
         lock.lock();
         try {
             Entry e = w.entry;
-            if (e == null || !e.waiters.remove(w) || !e.waiters.isEmpty()) return;
-            if (entries.remove(e.fd.token()) == e) {
-                Native.epollCtl(epfd, Native.EPOLL_CTL_DEL, e.fd.fd(), 0, 0, Native.ENOENT);
+            if (e == null) return;
+            w.entry = null;
+            if (e.waiters.remove(w) && e.waiters.isEmpty() && entries.get(e.token) == e) {
+                entries.remove(e.token);   // no epoll_ctl: a later event finds no entry and is ignored
             }
         } finally {
             lock.unlock();
@@ -288,11 +358,9 @@ public final class Poller {
                             continue;
                         }
                         // A token with no entry is stale: its waiters left, or it was closed; ignore it.
+                        // ONESHOT has disarmed the descriptor; it stays in the set for its next wait.
                         Entry e = entries.remove(token);
-                        if (e == null) continue;
-                        // ONESHOT has disarmed it; drop it from the set too, keeping the invariant.
-                        Native.epollCtl(epfd, Native.EPOLL_CTL_DEL, e.fd.fd(), 0, 0, Native.ENOENT);
-                        ready.addAll(e.takeAll(Outcome.READY));
+                        if (e != null) ready.addAll(e.takeAll(Outcome.READY));
                     }
                 } finally {
                     lock.unlock();
@@ -309,18 +377,18 @@ public final class Poller {
     }
 
     private void closeAll() {
-        shutdown = true;
+        shutdown = true;   // volatile write before the lock: every later lock section sees it
         List<Waiter> woken = new ArrayList<>();
         lock.lock();
         try {
             for (Entry e : entries.values()) woken.addAll(e.takeAll(Outcome.CLOSED));
             entries.clear();
+            Native.close(epfd);   // under lock: no epoll_ctl can be in flight (they check shutdown)
         } finally {
             lock.unlock();
         }
         fire(woken, Outcome.CLOSED);
         wakeup.close();
-        Native.close(epfd);
     }
 
     private static void fire(List<Waiter> woken, Outcome outcome) {
@@ -341,11 +409,17 @@ public final class Poller {
 
     /** The waiters of one descriptor; guarded by the poller's lock. */
     private static final class Entry {
+        /**
+         * Held strongly on purpose: a descriptor with waiters must not be collected, or its Cleaner would
+         * close it without {@link #closing} and strand its waiters.
+         */
         final NativeFd fd;
+        final long token;
         final LinkedHashSet<Waiter> waiters = new LinkedHashSet<>();
 
         Entry(NativeFd fd) {
             this.fd = fd;
+            this.token = fd.token();
         }
 
         /** Decides {@code outcome} for every waiter still waiting, and empties the queue. */

@@ -6,9 +6,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -531,6 +536,187 @@ class PollerTest {
             stop.set(true);
             closer.join();
         }
+    }
+
+    // ------------------------------------------------------------------ the epoll set
+
+    /** One registration in the poller's epoll set, as the kernel lists it in {@code /proc/self/fdinfo}. */
+    record Registration(int fd, int events, long data) {
+        boolean armed() {
+            return (events & Native.EPOLLIN) != 0;   // EPOLLONESHOT clears the event bits when it fires
+        }
+    }
+
+    /** The poller's epoll set, from the kernel (lines "tfd: N events: HEX data: HEX pos: ..."). */
+    private List<Registration> epollSet() throws IOException {
+        List<Registration> set = new ArrayList<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo/" + poller.epollFd()))) {
+            if (!line.startsWith("tfd:")) continue;
+            String[] f = line.trim().split("\\s+");
+            set.add(new Registration(Integer.parseInt(f[1]), (int) Long.parseLong(f[3], 16),
+                    Long.parseUnsignedLong(f[5], 16)));
+        }
+        return set;
+    }
+
+    /** The registration of {@code fd}, found by its token; null if it is not in the set. */
+    private Registration registration(NativeFd fd) throws IOException {
+        Registration found = null;
+        for (Registration r : epollSet()) {
+            if (r.data() == fd.token()) {
+                assertEquals(null, found, "two registrations carry the token of " + fd);
+                found = r;
+            }
+        }
+        return found;
+    }
+
+    /**
+     * A second descriptor for the same open file, as another process would hold it, received over a
+     * UNIX socket with SCM_RIGHTS: it keeps the file open after {@code fd} is closed.
+     */
+    private EventFd sameFile(EventFd fd, Path path) {
+        try (UnixSocket listener = UnixSocket.listen(path, 1);
+             UnixSocket client = UnixSocket.connect(path);
+             UnixSocket server = listener.accept()) {
+            assertNotNull(server, "the connection is queued when connect() returns");
+            assertEquals(1, client.send(new byte[] {1}, fd.fd()));
+            Native.Received got = server.receive(1, 1);
+            assertNotNull(got, "the message is queued when send() returns");
+            assertEquals(1, got.fds().length);
+            EventFd copy = EventFd.adopt(got.fds()[0], false, "same-file");
+            opened.add(copy);
+            assertTrue(copy.fd() != fd.fd());
+            return copy;
+        }
+    }
+
+    @Test
+    void repeatedWaitsReArmWithModAndOnlyCloseDeletes() throws Exception {
+        EventFd fd = eventFd();
+        Poller.CtlCalls before = poller.ctlCalls();
+        int fired = 10, timedOut = 5;
+        for (int i = 0; i < fired; i++) {
+            Forked<Returned> waiter = forkAwait(Kind.VIRTUAL, fd, true);
+            waitUntilParked(1, waiter);
+            assertTrue(registration(fd).armed(), "armed while waited on");
+            assertTrue(fd.tryWrite(1));
+            assertEquals(new Returned(Outcome.READY, false), waiter.get());
+            assertEquals(1, fd.tryRead());
+            Registration r = registration(fd);
+            assertNotNull(r, "still in the epoll set after it fired");
+            assertFalse(r.armed(), "disarmed by EPOLLONESHOT");
+        }
+        for (int i = 0; i < timedOut; i++) {
+            assertEquals(Outcome.TIMED_OUT, poller.await(fd, true, System.nanoTime() + 1_000_000, true));
+            assertTrue(registration(fd).armed(), "left armed by a waiter that timed out");
+        }
+        Poller.CtlCalls after = poller.ctlCalls();
+        assertEquals(1, after.add() - before.add(), "added once, on the first wait (its MOD said ENOENT)");
+        assertEquals(fired + timedOut, after.mod() - before.mod(), "one MOD per wait");
+        assertEquals(0, after.del() - before.del(), "neither a firing nor a leaving waiter deletes");
+
+        fd.close();
+        assertEquals(1, poller.ctlCalls().del() - before.del(), "close deletes");
+        assertEquals(null, registration(fd));
+    }
+
+    /** After every way a wait can end, the descriptor (left in the set) serves the next wait. */
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void everyWayOfLeavingKeepsTheDescriptorUsable(Kind kind) throws Exception {
+        EventFd fd = eventFd();
+        Runnable nextWaitIsWokenByAWrite = () -> {
+            try {
+                Forked<Returned> waiter = forkAwait(kind, fd, true);
+                waitUntilParked(1, waiter);
+                assertStillWaiting(waiter);
+                assertTrue(fd.tryWrite(1));
+                assertEquals(new Returned(Outcome.READY, false), waiter.get());
+                assertEquals(1, fd.tryRead());
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        };
+        nextWaitIsWokenByAWrite.run();                       // fired: in the set, disarmed
+        nextWaitIsWokenByAWrite.run();
+
+        assertEquals(Outcome.TIMED_OUT, poller.await(fd, true, System.nanoTime() + 1_000_000, true));
+        nextWaitIsWokenByAWrite.run();                       // timed out: left armed
+
+        Forked<Returned> interrupted = forkAwait(kind, fd, true);
+        waitUntilParked(1, interrupted);
+        interrupted.thread().interrupt();
+        assertEquals(new Returned(Outcome.INTERRUPTED, true), interrupted.get());
+        nextWaitIsWokenByAWrite.run();
+
+        assertTrue(poller.register(fd, o -> {}).cancel());
+        nextWaitIsWokenByAWrite.run();
+
+        Forked<Returned> signalled = forkAwait(kind, fd, true);
+        waitUntilParked(1, signalled);
+        poller.signal(fd);
+        assertEquals(new Returned(Outcome.READY, false), signalled.get());
+        nextWaitIsWokenByAWrite.run();                       // signalled: left armed
+
+        // armed with no waiter: the event is delivered to no entry, and the next wait re-arms
+        assertEquals(Outcome.TIMED_OUT, poller.await(fd, true, System.nanoTime() + 1_000_000, true));
+        assertTrue(registration(fd).armed());
+        assertTrue(fd.tryWrite(1));
+        waitUntil("the event with no entry was delivered", () -> {
+            try {
+                return !registration(fd).armed();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        assertEquals(0, poller.registeredDescriptors());
+        assertEquals(1, fd.tryRead());
+        nextWaitIsWokenByAWrite.run();
+    }
+
+    /**
+     * A descriptor that has been waited on is taken out of the epoll set by close() even with no waiter
+     * left, though its file lives on in another descriptor (as when another process holds it), and a
+     * new descriptor with the same number registers and is woken only by its own file.
+     */
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void closeLeavesNoRegistrationThoughTheFileLivesOn(Kind kind, @TempDir Path dir) throws Exception {
+        for (int attempt = 0; attempt < 20; attempt++) {
+            EventFd a = eventFd();
+            EventFd elsewhere = sameFile(a, dir.resolve(attempt + ".sock"));
+            Forked<Returned> onA = forkAwait(kind, a, true);
+            waitUntilParked(1, onA);
+            assertTrue(elsewhere.tryWrite(1));
+            assertEquals(new Returned(Outcome.READY, false), onA.get());
+            assertEquals(1, a.tryRead());
+            // left armed, with no waiter: the state in which a registration is most easily forgotten
+            assertEquals(Outcome.TIMED_OUT, poller.await(a, true, System.nanoTime() + 1_000_000, true));
+            assertEquals(0, poller.registeredDescriptors());
+            assertNotNull(registration(a));
+            int n = a.fd();
+            a.close();
+            assertEquals(null, registration(a), "the closed descriptor's registration is gone");
+            for (Registration r : epollSet()) assertTrue(r.fd() != n, () -> "descriptor " + n + " still listed: " + r);
+
+            EventFd b = eventFd();
+            if (b.fd() != n) continue;
+            Forked<Returned> onB = forkAwait(kind, b, true);
+            waitUntilParked(1, onB);
+            assertEquals(n, registration(b).fd());
+            assertTrue(elsewhere.tryWrite(1));   // A's file becomes readable: nothing of A may fire
+            pollerRoundTrip();
+            pollerRoundTrip();
+            assertStillWaiting(onB);
+            assertTrue(b.tryWrite(1));
+            assertEquals(new Returned(Outcome.READY, false), onB.get());
+            b.close();
+            elsewhere.close();
+            assertEquals(null, registration(b));
+            return;
+        }
+        throw new AssertionError("no new eventfd got the closed one's number in 20 attempts");
     }
 
     // ------------------------------------------------------------------ register / cancel
