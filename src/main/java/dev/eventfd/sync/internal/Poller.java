@@ -21,6 +21,16 @@ import java.util.function.Consumer;
  * with {@link LockSupport}, and the poller thread unparks it. {@link #register} runs a callback instead,
  * for owners that have no particular thread to wake.
  *
+ * <h2>What the poller keeps alive</h2>
+ * A registered callback, and the descriptor it waits on, are held strongly until the callback runs,
+ * is cancelled, or the descriptor is {@linkplain NativeFd#close() closed}; an awaiting thread and its
+ * descriptor likewise until the await returns. An owner that relies on a {@link java.lang.ref.Cleaner}
+ * to close its descriptors must therefore not be reachable from its callbacks (hold it weakly there),
+ * and its cleaning action must capture the descriptors, not the owner; otherwise a pending callback
+ * keeps the owner alive for ever. Once a descriptor has no waiters the poller keeps nothing of it but
+ * its kernel registration (number and token, no Java reference), so an abandoned handle is still
+ * collected; once it is closed, nothing at all.
+ *
  * <h2>Implementation overview</h2>
  * Each descriptor with waiters has one {@link Entry}: its queue of {@link Waiter}s. The invariants,
  * kept under {@link #lock}: <em>an entry exists if and only if it has waiters, and then its descriptor

@@ -12,6 +12,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,6 +30,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -717,6 +720,95 @@ class PollerTest {
             return;
         }
         throw new AssertionError("no new eventfd got the closed one's number in 20 attempts");
+    }
+
+    // ------------------------------------------------------------------ what the poller keeps alive
+
+    /** An owner as EventFdSemaphore is one: a descriptor closed by a Cleaner, and an armed callback. */
+    private static final class Owner {
+        final EventFd fd = EventFd.create(0, false, "owner");
+        Poller.Waiter armed;
+    }
+
+    /** The owner's callback: it holds the owner weakly, so a pending registration does not keep it. */
+    private record WeakCallback(WeakReference<Owner> owner, CompletableFuture<Outcome> told)
+            implements Consumer<Outcome> {
+        @Override
+        public void accept(Outcome outcome) {
+            told.complete(outcome);
+            Owner o = owner.get();
+            if (o != null && outcome == Outcome.READY) o.fd.tryRead();   // only signal-sized work
+        }
+    }
+
+    /** What the test may still hold of an abandoned owner: weak references and plain values. */
+    private record Abandoned(WeakReference<Owner> owner, WeakReference<EventFd> fd, long token,
+                             CompletableFuture<Outcome> told) {}
+
+    /** The registration whose data is {@code token}; null if none. */
+    private Registration registration(long token) throws IOException {
+        for (Registration r : epollSet()) if (r.data() == token) return r;
+        return null;
+    }
+
+    /** Runs the collector until {@code condition} holds (a bounded retry, not a timing assumption). */
+    private static void gcUntil(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(GENEROUS_SECONDS);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) throw new AssertionError("timed out waiting until " + what);
+            System.gc();
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));   // lets the Cleaner thread run
+        }
+    }
+
+    /** Builds an owner with a pending callback and returns without keeping a strong reference to it. */
+    private Abandoned abandonOwnerWithAPendingCallback(Cleaner cleaner) throws IOException {
+        Owner owner = new Owner();
+        EventFd fd = owner.fd;
+        CompletableFuture<Outcome> told = new CompletableFuture<>();
+        owner.armed = poller.register(fd, new WeakCallback(new WeakReference<>(owner), told));
+        cleaner.register(owner, fd::close);           // captures the descriptor, not the owner
+        assertNotNull(registration(fd));
+        assertEquals(1, poller.registeredDescriptors());
+        return new Abandoned(new WeakReference<>(owner), new WeakReference<>(fd), fd.token(), told);
+    }
+
+    @Test
+    void anAbandonedOwnerWithAPendingCallbackIsCollectedAndItsCleanerLeavesNothingBehind() throws Exception {
+        Abandoned a = abandonOwnerWithAPendingCallback(Cleaner.create());
+        gcUntil("the owner is collected and its Cleaner has closed the descriptor", () -> a.told().isDone());
+        assertEquals(null, a.owner().get());
+        assertEquals(Outcome.CLOSED, a.told().getNow(null), "the pending callback is told CLOSED");
+        assertEquals(0, poller.registeredDescriptors());
+        assertEquals(0, poller.queuedWaiters());
+        assertEquals(null, registration(a.token()), "no registration left in the epoll set");
+        gcUntil("the closed descriptor's handle is collected", () -> a.fd().get() == null);
+    }
+
+    private record Idle(WeakReference<EventFd> fd, long token) {}
+
+    /** Waits once on a new descriptor (which stays in the epoll set) and drops it, unclosed. */
+    private Idle waitOnceAndAbandon() throws IOException {
+        EventFd fd = EventFd.create(0, false, "abandoned");
+        assertTrue(fd.tryWrite(1));
+        assertEquals(Outcome.READY, poller.await(fd, false, 0, true));
+        assertNotNull(registration(fd), "stays in the epoll set");
+        return new Idle(new WeakReference<>(fd), fd.token());
+    }
+
+    @Test
+    void aDescriptorInTheEpollSetWithoutWaitersIsNotKeptAlive() throws Exception {
+        Idle idle = waitOnceAndAbandon();
+        assertEquals(0, poller.registeredDescriptors());
+        gcUntil("the abandoned handle is collected", () -> idle.fd().get() == null);
+        // its own Cleaner closed the last descriptor of the file, and the kernel dropped the registration
+        gcUntil("the registration is gone with the file", () -> {
+            try {
+                return registration(idle.token()) == null;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
     }
 
     // ------------------------------------------------------------------ register / cancel
