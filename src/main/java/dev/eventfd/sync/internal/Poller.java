@@ -21,6 +21,21 @@ import java.util.function.Consumer;
  * with {@link LockSupport}, and the poller thread unparks it. {@link #register} runs a callback instead,
  * for owners that have no particular thread to wake.
  *
+ * <h2>Callbacks only signal</h2>
+ * A callback runs on the poller thread when its descriptor fires (READY), on the calling thread of
+ * {@link #signal} (READY), on the closing thread when the descriptor is closed (CLOSED), or on the
+ * poller thread at {@link #shutdown()} (CLOSED), always outside the poller's lock (it may register
+ * again or cancel). The one poller thread serves every descriptor of the JVM, one callback after
+ * another, so nothing can shield one descriptor's wake-ups from another's slow callback: a callback
+ * that blocks delays them all. A callback must therefore only signal (set a flag, {@code unpark} a
+ * thread, {@code tryLock}, hand work to another thread), never take a lock that another thread may
+ * hold for long, and never run an object's bookkeeping. A callback that throws is reported to the
+ * running thread's uncaught-exception handler, and the poller carries on with the next one.
+ *
+ * <p>READY from the poller thread is not a happens-before edge from whoever made the descriptor
+ * readable (a write(2) is invisible to the memory model); owners publish their own state with their
+ * own volatile or locked accesses. {@link #signal} is: see there.
+ *
  * <h2>What the poller keeps alive</h2>
  * A registered callback, and the descriptor it waits on, are held strongly until the callback runs,
  * is cancelled, or the descriptor is {@linkplain NativeFd#close() closed}; an awaiting thread and its
@@ -175,8 +190,11 @@ public final class Poller {
     }
 
     /**
-     * Runs {@code callback} once, on the poller thread, when {@code fd} becomes readable (READY), or on
-     * the closing thread when the descriptor is closed (CLOSED). The callback must not block.
+     * Runs {@code callback} once: on the poller thread when {@code fd} becomes readable (READY), on the
+     * thread of {@link #signal} (READY), or on the closing thread when the descriptor is closed (CLOSED).
+     * The callback must only signal and never block (see {@linkplain Poller the class comment}): the poller
+     * thread runs every callback of the JVM in turn. The callback and {@code fd} are held strongly until
+     * it runs or is cancelled, so it must not reach an owner that a Cleaner is meant to close.
      *
      * @return a handle whose {@link Waiter#cancel()} withdraws the registration
      * @throws dev.eventfd.sync.ClosedException if {@code fd} is closed
@@ -210,7 +228,9 @@ public final class Poller {
     /**
      * Wakes everything waiting on {@code fd} now, as if it had become readable, from the calling thread:
      * an owner that has just made the descriptor readable itself saves its waiters a hop through the
-     * poller thread. Waiters re-check their condition, so a spurious signal is harmless.
+     * poller thread. Waiters re-check their condition, so a spurious signal is harmless. What the caller
+     * did before {@code signal} happens-before the return of every await it wakes, and the callbacks it
+     * runs (on this thread).
      */
     public void signal(NativeFd fd) {
         List<Waiter> woken;
@@ -401,19 +421,34 @@ public final class Poller {
         wakeup.close();
     }
 
+    /** Wakes the threads and runs the callbacks whose outcome this thread has just decided. */
     private static void fire(List<Waiter> woken, Outcome outcome) {
         for (Waiter w : woken) {
             if (w.thread != null) {
+                // The thread re-reads its outcome (volatile, written by the CAS in decide()) after park.
                 LockSupport.unpark(w.thread);
             } else {
+                // Same thread as the CAS in decide(): program order is all the callback needs.
                 try {
                     w.callback.accept(outcome);
                 } catch (Throwable t) {
-                    Thread.UncaughtExceptionHandler h = Thread.getDefaultUncaughtExceptionHandler();
-                    if (h != null) h.uncaughtException(Thread.currentThread(), t);
-                    else t.printStackTrace();
+                    reportCallbackFailure(t);
                 }
             }
+        }
+    }
+
+    /**
+     * Hands a callback's exception to the running thread's uncaught-exception handler (by default its
+     * thread group's, which prints it), and carries on: the thread is not ending, and a failing handler
+     * must not stop the other callbacks or the poll loop either.
+     */
+    private static void reportCallbackFailure(Throwable t) {
+        Thread me = Thread.currentThread();
+        try {
+            me.getUncaughtExceptionHandler().uncaughtException(me, t);
+        } catch (Throwable ignored) {
+            // nowhere left to report it
         }
     }
 

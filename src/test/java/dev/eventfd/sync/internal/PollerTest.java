@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -911,6 +912,62 @@ class PollerTest {
         assertFalse(second.isDone());
         assertTrue(fd.tryWrite(1));
         assertEquals(Outcome.READY, second.get(GENEROUS_SECONDS, TimeUnit.SECONDS));
+    }
+
+    // ------------------------------------------------------------------ callbacks that fail
+
+    /**
+     * Callbacks share the one poller thread, so a blocked callback cannot be kept from delaying the
+     * others (the class comment says so); what can be guaranteed is that a failing one harms nobody:
+     * it is reported, the callbacks after it in the same batch run, and the poller goes on serving.
+     */
+    @Test
+    void aThrowingCallbackIsReportedAndThePollerCarriesOn() throws Exception {
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        poller.thread().setUncaughtExceptionHandler((t, e) -> {
+            reported.add(e);
+            throw new IllegalStateException("and the handler fails too");
+        });
+        EventFd fd = eventFd();
+        RuntimeException exception = new IllegalStateException("callback fails");
+        Error error = new AssertionError("callback fails harder");
+        CompletableFuture<Thread> first = new CompletableFuture<>();
+        CompletableFuture<Thread> last = new CompletableFuture<>();
+        poller.register(fd, o -> first.complete(Thread.currentThread()));
+        poller.register(fd, o -> { throw exception; });
+        poller.register(fd, o -> { throw error; });
+        poller.register(fd, o -> last.complete(Thread.currentThread()));
+        assertTrue(fd.tryWrite(1));
+        assertSame(poller.thread(), first.get(GENEROUS_SECONDS, TimeUnit.SECONDS));
+        assertSame(poller.thread(), last.get(GENEROUS_SECONDS, TimeUnit.SECONDS), "the batch went on");
+        assertEquals(List.of(exception, error), reported);
+        assertTrue(poller.thread().isAlive());
+
+        assertEquals(1, fd.tryRead());
+        pollerRoundTrip();
+        Forked<Returned> waiter = forkAwait(Kind.VIRTUAL, fd, true);
+        waitUntilParked(1, waiter);
+        assertTrue(fd.tryWrite(1));
+        assertEquals(new Returned(Outcome.READY, false), waiter.get(), "the poller still wakes threads");
+    }
+
+    /** A callback told CLOSED runs inside close(): its failure must not stop the descriptor closing. */
+    @Test
+    void aCallbackThrowingOnCloseDoesNotStopTheClose() throws Exception {
+        EventFd fd = eventFd();
+        CompletableFuture<Outcome> after = new CompletableFuture<>();
+        poller.register(fd, o -> { throw new IllegalStateException("fails on " + o); });
+        poller.register(fd, after::complete);
+        List<Throwable> reported = new CopyOnWriteArrayList<>();
+        Thread closer = Thread.ofPlatform().daemon().uncaughtExceptionHandler((t, e) -> reported.add(e))
+                .start(fd::close);
+        threads.add(closer);
+        closer.join();
+        assertEquals(1, reported.size(), reported::toString);
+        assertEquals("fails on CLOSED", reported.getFirst().getMessage());
+        assertEquals(Outcome.CLOSED, after.getNow(null));
+        assertTrue(fd.isClosed());
+        assertEquals(null, registration(fd));
     }
 
     // ------------------------------------------------------------------ shutdown
