@@ -59,9 +59,9 @@ import java.util.function.Consumer;
  * <p>When a descriptor fires, {@code EPOLLONESHOT} has disarmed it; the poller takes every waiter off
  * its entry (each re-checks its own condition and waits again if it must: a new entry, a new
  * {@code MOD}), removes the entry and wakes them. A waiter that leaves for any other reason (timeout,
- * interrupt, cancel) removes itself, and the entry with it when it was the last; the descriptor stays
- * armed, and an event it delivers later finds no entry and is ignored, or wakes a newer entry early,
- * which is harmless since waiters re-check. {@link #signal} is the same as a firing, minus the
+ * interrupt, cancel) removes itself, and the entry with it when it was the last, with no system call:
+ * the descriptor stays armed (or its event is on its way), and that event finds no entry and is
+ * ignored, or wakes a newer entry early, which is harmless since waiters re-check. {@link #signal} is the same as a firing, minus the
  * disarming.
  *
  * <p>Each waiter's outcome is decided exactly once, by a CAS on its {@code outcome} from {@code null}:
