@@ -1,5 +1,6 @@
 package dev.eventfd.sync;
 
+import java.io.Serial;
 import java.util.Collection;
 import java.util.concurrent.Semaphore;
 
@@ -27,6 +28,49 @@ abstract class JucSemaphoreContract extends SemaphoreContractTest {
         }
     }
 
+    /** The suite's {@link SemaphoreContractTest.UserSubclass}, of {@code Semaphore} itself. */
+    static final class LabelledSemaphore extends Semaphore implements SemaphoreContractTest.UserSubclass {
+        @Serial
+        private static final long serialVersionUID = 1L;
+        private final String label;
+        private int marks;
+
+        LabelledSemaphore(int permits, boolean fair, String label) {
+            super(permits, fair);
+            this.label = label;
+        }
+
+        @Override
+        public void reducePermits(int reduction) {
+            super.reducePermits(reduction);
+        }
+
+        @Override
+        public String label() {
+            return label;
+        }
+
+        @Override
+        public synchronized int marks() {
+            return marks;
+        }
+
+        @Override
+        public synchronized void mark() {
+            marks++;
+        }
+
+        /** For the suite's queue checks; not an override (the subclass keeps getQueuedThreads protected). */
+        Collection<Thread> queued() {
+            return getQueuedThreads();
+        }
+    }
+
+    @Override
+    protected Semaphore createSubclass(int permits, boolean fair, String label) {
+        return new LabelledSemaphore(permits, fair, label);
+    }
+
     @Override
     protected Semaphore create(int permits) {
         return new ExposedSemaphore(permits);
@@ -39,11 +83,15 @@ abstract class JucSemaphoreContract extends SemaphoreContractTest {
 
     @Override
     protected void reducePermits(Semaphore s, int n) {
-        ((ExposedSemaphore) s).reducePermits(n);
+        if (s instanceof LabelledSemaphore l) {
+            l.reducePermits(n);
+        } else {
+            ((ExposedSemaphore) s).reducePermits(n);
+        }
     }
 
     @Override
     protected Collection<Thread> queuedThreads(Semaphore s) {
-        return ((ExposedSemaphore) s).getQueuedThreads();
+        return s instanceof LabelledSemaphore l ? l.queued() : ((ExposedSemaphore) s).getQueuedThreads();
     }
 }

@@ -92,6 +92,37 @@ abstract class SemaphoreContractTest {
     /** Calls the protected {@code Semaphore.getQueuedThreads()} of {@code s}. */
     protected abstract Collection<Thread> queuedThreads(Semaphore s);
 
+    /**
+     * A subclass of the implementation under test, written the way an application subclasses
+     * {@code Semaphore}: it widens the protected {@code reducePermits} to public and adds serializable state of its
+     * own (a label fixed at construction and a counter that changes). The JDK's own overflow and serialization
+     * checks are made on such a subclass, not only on the class itself.
+     */
+    interface UserSubclass {
+        /** The widened {@code Semaphore.reducePermits}. */
+        void reducePermits(int reduction);
+
+        String label();
+
+        int marks();
+
+        void mark();
+    }
+
+    /**
+     * Like {@code new Sub(permits, fair, label)} for a {@link UserSubclass} {@code Sub} of the implementation under
+     * test. It must not override anything but {@code reducePermits}: it stands for a subclass whose author knows
+     * only the {@code Semaphore} contract.
+     */
+    protected abstract Semaphore createSubclass(int permits, boolean fair, String label);
+
+    /**
+     * Checks that two semaphores, one deserialized from the other, share no resource behind the Java object (for an
+     * implementation backed by operating-system objects: no descriptor). Nothing to check for plain Java objects.
+     */
+    protected void assertSeparateResources(Semaphore original, Semaphore copy) {
+    }
+
     // ------------------------------------------------------------------------------------------------------------
     // Resource tracking
     // ------------------------------------------------------------------------------------------------------------
@@ -118,6 +149,28 @@ abstract class SemaphoreContractTest {
     /** A semaphore in this run's fairness mode. */
     protected final Semaphore sem(int permits) {
         return newSemaphore(permits, fair());
+    }
+
+    /** A {@link UserSubclass} of the implementation under test, tracked. */
+    protected final Semaphore newSubclass(int permits, boolean fair, String label) {
+        Semaphore s = track(createSubclass(permits, fair, label));
+        assertInstanceOf(UserSubclass.class, s);
+        return s;
+    }
+
+    static UserSubclass user(Semaphore s) {
+        return (UserSubclass) s;
+    }
+
+    /** Closes a tracked semaphore now (if it is {@link AutoCloseable}) and forgets it; nothing may still use it. */
+    protected final void dispose(Semaphore s) throws Exception {
+        boolean removed;
+        synchronized (created) {
+            removed = created.removeIf(c -> c == s);
+        }
+        if (removed && s instanceof AutoCloseable c) {
+            c.close();
+        }
     }
 
     @AfterEach
