@@ -72,6 +72,7 @@ abstract class SemaphoreContractTest {
     /** Timeout handed to timed acquires that are expected to succeed or be interrupted long before it. */
     static final long LONG_WAIT_MS = 120_000;
     static final String OVERFLOW_MESSAGE = "Maximum permit count exceeded";
+    static final String UNDERFLOW_MESSAGE = "Permit count underflow";
 
     // ------------------------------------------------------------------------------------------------------------
     // Hooks for the implementation under test
@@ -881,6 +882,120 @@ abstract class SemaphoreContractTest {
         e = assertThrowsExactly(Error.class, () -> u.release(Integer.MAX_VALUE));
         assertEquals(OVERFLOW_MESSAGE, e.getMessage());
         assertEquals(1, u.availablePermits());
+    }
+
+    /**
+     * The JDK's permit-overflow regression check, downwards: a reduction that would take the count below
+     * {@code Integer.MIN_VALUE} throws {@code Error("Permit count underflow")} and changes nothing; reducing to
+     * exactly {@code Integer.MIN_VALUE} is allowed.
+     */
+    @Test
+    void reducePermitsPastIntegerMinValueThrowsErrorAndChangesNothing() {
+        Semaphore s = sem(Integer.MIN_VALUE + 1);
+        assertEquals(Integer.MIN_VALUE + 1, s.availablePermits());
+        assertUnderflow(() -> reducePermits(s, 2), s, Integer.MIN_VALUE + 1);
+        reducePermits(s, 1);
+        assertEquals(Integer.MIN_VALUE, s.availablePermits());
+        assertPermitsString(s, Integer.MIN_VALUE);
+        assertUnderflow(() -> reducePermits(s, 1), s, Integer.MIN_VALUE);
+        assertUnderflow(() -> reducePermits(s, Integer.MAX_VALUE), s, Integer.MIN_VALUE);
+        reducePermits(s, 0);
+        assertEquals(Integer.MIN_VALUE, s.availablePermits());
+        s.release();
+        assertEquals(Integer.MIN_VALUE + 1, s.availablePermits());
+        assertFalse(s.tryAcquire());
+
+        Semaphore t = sem(-10);
+        assertUnderflow(() -> reducePermits(t, Integer.MAX_VALUE), t, -10);
+        reducePermits(t, Integer.MAX_VALUE - 9); // to exactly MIN_VALUE
+        assertEquals(Integer.MIN_VALUE, t.availablePermits());
+
+        Semaphore u = sem(5);
+        reducePermits(u, Integer.MAX_VALUE);
+        assertEquals(5 - Integer.MAX_VALUE, u.availablePermits());
+        assertUnderflow(() -> reducePermits(u, 7), u, 5 - Integer.MAX_VALUE);
+        reducePermits(u, 6);
+        assertEquals(Integer.MIN_VALUE, u.availablePermits());
+        assertNoWaiters(u);
+    }
+
+    private static void assertUnderflow(ThrowingRunnable reduction, Semaphore s, int unchanged) {
+        Error e = assertThrowsExactly(Error.class, reduction::run, "reducePermits below Integer.MIN_VALUE");
+        assertEquals(UNDERFLOW_MESSAGE, e.getMessage());
+        assertEquals(unchanged, s.availablePermits(), "an underflowing reduction must leave the count unchanged");
+    }
+
+    private static void assertOverflow(ThrowingRunnable release, Semaphore s, int unchanged) {
+        Error e = assertThrowsExactly(Error.class, release::run, "release above Integer.MAX_VALUE");
+        assertEquals(OVERFLOW_MESSAGE, e.getMessage());
+        assertEquals(unchanged, s.availablePermits(), "an overflowing release must leave the count unchanged");
+    }
+
+    /**
+     * A count taken far below zero comes back exactly: whatever reductions were refused, each release adds its
+     * permits to the count that is reported, down at {@code Integer.MIN_VALUE} as well.
+     */
+    @Test
+    void releasesAfterDeepReductionsRestoreTheExactCount() {
+        Semaphore s = sem(0);
+        reducePermits(s, Integer.MAX_VALUE);
+        assertEquals(-Integer.MAX_VALUE, s.availablePermits());
+        for (int i = 0; i < 3; i++) {
+            try {
+                reducePermits(s, Integer.MAX_VALUE); // would pass MIN_VALUE
+            } catch (Error e) {
+                assertEquals(UNDERFLOW_MESSAGE, e.getMessage());
+            }
+        }
+        s.release(Integer.MAX_VALUE);
+        assertEquals(0, s.availablePermits(), "releases must bring the count back up exactly");
+        reducePermits(s, Integer.MAX_VALUE);
+        reducePermits(s, 1);
+        assertEquals(Integer.MIN_VALUE, s.availablePermits());
+        try {
+            reducePermits(s, 1);
+        } catch (Error e) {
+            assertEquals(UNDERFLOW_MESSAGE, e.getMessage());
+        }
+        s.release();
+        assertEquals(Integer.MIN_VALUE + 1, s.availablePermits(), "a release at Integer.MIN_VALUE must count");
+        s.release(Integer.MAX_VALUE);
+        assertEquals(0, s.availablePermits());
+        assertFalse(s.tryAcquire());
+        s.release(2);
+        assertTrue(s.tryAcquire(2));
+        assertEquals(0, s.availablePermits());
+    }
+
+    /**
+     * Both overflow checks again on a subclass of the implementation (one that makes {@code reducePermits}
+     * public), as the JDK's regression test makes them.
+     */
+    @Test
+    void permitOverflowAndUnderflowOfASubclass() {
+        Semaphore up = newSubclass(Integer.MAX_VALUE - 1, fair(), "up");
+        assertEquals(Integer.MAX_VALUE - 1, up.availablePermits());
+        assertOverflow(() -> up.release(2), up, Integer.MAX_VALUE - 1);
+        up.release();
+        assertEquals(Integer.MAX_VALUE, up.availablePermits());
+        assertOverflow(up::release, up, Integer.MAX_VALUE);
+        assertOverflow(() -> up.release(1), up, Integer.MAX_VALUE);
+        assertOverflow(() -> up.release(Integer.MAX_VALUE), up, Integer.MAX_VALUE);
+        assertPermitsString(up, Integer.MAX_VALUE);
+
+        Semaphore down = newSubclass(Integer.MIN_VALUE + 1, fair(), "down");
+        UserSubclass d = user(down);
+        assertEquals(Integer.MIN_VALUE + 1, down.availablePermits());
+        assertUnderflow(() -> d.reducePermits(2), down, Integer.MIN_VALUE + 1);
+        d.reducePermits(1);
+        assertEquals(Integer.MIN_VALUE, down.availablePermits());
+        assertUnderflow(() -> d.reducePermits(1), down, Integer.MIN_VALUE);
+        assertUnderflow(() -> d.reducePermits(Integer.MAX_VALUE), down, Integer.MIN_VALUE);
+        assertPermitsString(down, Integer.MIN_VALUE);
+        down.release();
+        assertEquals(Integer.MIN_VALUE + 1, down.availablePermits());
+        assertThrows(IllegalArgumentException.class, () -> d.reducePermits(-1));
+        assertEquals(Integer.MIN_VALUE + 1, down.availablePermits());
     }
 
     // ============================================================================================================
