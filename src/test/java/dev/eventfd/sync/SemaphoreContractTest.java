@@ -8,6 +8,7 @@ import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertThrowsExactly;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -1020,7 +1021,8 @@ abstract class SemaphoreContractTest {
         s.acquire();
         s.release();
         Semaphore copy = track(roundTrip(s));
-        assertInstanceOf(Semaphore.class, copy);
+        assertSame(s.getClass(), copy.getClass(), "a serialized copy keeps the class of the original");
+        assertSeparateResources(s, copy);
         assertEquals(fair(), s.isFair());
         assertEquals(fair(), copy.isFair());
         assertEquals(2, s.availablePermits());
@@ -1038,13 +1040,64 @@ abstract class SemaphoreContractTest {
         assertEquals(1, copy.availablePermits());
         assertNoWaiters(s);
         assertNoWaiters(copy);
+        assertCopyOutlivesOriginal(s, copy, 1);
+    }
+
+    /** If the original can be closed, closing it leaves the copy (which holds {@code permits}) working. */
+    private static void assertCopyOutlivesOriginal(Semaphore original, Semaphore copy, int permits)
+            throws Exception {
+        if (original instanceof AutoCloseable c) {
+            c.close();
+        }
+        assertEquals(permits, copy.availablePermits());
+        copy.release(2);
+        assertTrue(copy.tryAcquire(permits + 2));
+        assertEquals(0, copy.availablePermits());
+        copy.release(permits);
+    }
+
+    /**
+     * The TCK's serial clone, on a subclass: the copy is of the subclass itself and carries its state, has the
+     * permits and fairness of the original, no waiters, and shares nothing with it.
+     */
+    @ParameterizedTest(name = "permits = {0}")
+    @ValueSource(ints = {-5, 0, 3})
+    void serializedCopyOfASubclassKeepsItsClassAndState(int permits) throws Exception {
+        for (boolean fairness : new boolean[] {fair(), !fair()}) {
+            Semaphore s = newSubclass(permits + 1, fairness, "label-" + permits + "-" + fairness);
+            UserSubclass u = user(s);
+            u.mark();
+            u.mark();
+            u.reducePermits(1);
+            Semaphore copy = track(roundTrip(s));
+            assertSame(s.getClass(), copy.getClass(), "a subclass must deserialize as itself");
+            UserSubclass c = user(copy);
+            assertEquals("label-" + permits + "-" + fairness, c.label(), "the subclass's own state");
+            assertEquals(2, c.marks(), "the subclass's own state");
+            assertEquals(fairness, copy.isFair());
+            assertEquals(permits, copy.availablePermits());
+            assertPermitsString(copy, permits);
+            assertNoWaiters(copy);
+            assertSeparateResources(s, copy);
+
+            c.mark();
+            c.reducePermits(2);
+            copy.release(7);
+            assertEquals(3, c.marks());
+            assertEquals(2, u.marks());
+            assertEquals(permits + 5, copy.availablePermits());
+            assertEquals(permits, s.availablePermits());
+            assertCopyOutlivesOriginal(s, copy, permits + 5);
+        }
     }
 
     @ParameterizedTest(name = "permits = {0}")
     @ValueSource(ints = {-5, 0, 42})
     void serializationKeepsPermitsAndFairnessOfEitherMode(int permits) throws Exception {
         for (boolean fairness : new boolean[] {true, false}) {
-            Semaphore copy = track(roundTrip(newSemaphore(permits, fairness)));
+            Semaphore original = newSemaphore(permits, fairness);
+            Semaphore copy = track(roundTrip(original));
+            assertSame(original.getClass(), copy.getClass());
             assertEquals(fairness, copy.isFair());
             assertEquals(permits, copy.availablePermits());
             assertPermitsString(copy, permits);
