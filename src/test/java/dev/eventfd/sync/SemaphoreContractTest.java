@@ -570,6 +570,102 @@ abstract class SemaphoreContractTest {
         assertNoWaiters(s);
     }
 
+    /**
+     * A request for zero permits succeeds exactly when the count is not negative (and, when fair and it is not the
+     * untimed {@code tryAcquire(0)}, nobody is queued ahead). While the count is negative, {@code tryAcquire(0)}
+     * and {@code tryAcquire(0, t)} fail (after the timeout), and the blocking ones wait; they return as soon as
+     * releases bring the count up to zero, not one: no permit is needed, none is taken.
+     */
+    @ParameterizedTest
+    @EnumSource(ThreadKind.class)
+    @Timeout(30)
+    void zeroPermitRequestsWhileCountIsNegativeWaitUntilItReachesZero(ThreadKind kind) throws InterruptedException {
+        Semaphore s = sem(-2);
+        assertFalse(s.tryAcquire(0), "tryAcquire(0) with -2 permits");
+        assertFalse(s.tryAcquire(0, 0, SECONDS), "tryAcquire(0, 0, SECONDS) with -2 permits");
+        assertFalse(s.tryAcquire(0, -1, MILLISECONDS), "tryAcquire(0, -1, MILLISECONDS) with -2 permits");
+        long t0 = System.nanoTime();
+        assertFalse(s.tryAcquire(0, 20, MILLISECONDS), "tryAcquire(0, 20, MILLISECONDS) with -2 permits");
+        long elapsed = System.nanoTime() - t0;
+        assertTrue(elapsed >= MILLISECONDS.toNanos(20), () -> "returned false after only " + elapsed + " ns");
+        assertEquals(-2, s.availablePermits());
+        assertNoWaiters(s);
+
+        Worker untimed = start(kind, () -> s.acquire(0));
+        Worker timed = start(kind.other(), () -> assertTrue(s.tryAcquire(0, LONG_WAIT_MS, MILLISECONDS)));
+        Worker uninterruptible = start(kind, () -> s.acquireUninterruptibly(0));
+        awaitQueued(s, untimed, timed, uninterruptible);
+        s.release();
+        assertEquals(-1, s.availablePermits());
+        assertFalse(s.tryAcquire(0), "tryAcquire(0) with -1 permits");
+        awaitQueued(s, untimed, timed, uninterruptible); // still negative: all three still wait
+        s.release(); // zero: every zero-permit request can be granted, and takes nothing
+        untimed.joinAndCheck();
+        timed.joinAndCheck();
+        uninterruptible.joinAndCheck();
+        assertEquals(0, s.availablePermits());
+        awaitNoWaiters(s);
+        assertTrue(s.tryAcquire(0));
+        assertTrue(s.tryAcquire(0, 0, SECONDS));
+        s.acquire(0);
+        assertEquals(0, s.availablePermits());
+    }
+
+    /** Non-fair: with a non-negative count a zero-permit request never waits, whoever is queued. */
+    @ParameterizedTest
+    @EnumSource(ThreadKind.class)
+    @Timeout(20)
+    void nonFairZeroPermitRequestsDoNotWaitBehindQueuedWaiter(ThreadKind kind) throws InterruptedException {
+        assumeFalse(fair(), "non-fair mode only");
+        Semaphore s = sem(1);
+        Worker big = start(kind, () -> s.acquire(3));
+        awaitQueued(s, big);
+        start(kind, () -> {
+            s.acquire(0);
+            s.acquireUninterruptibly(0);
+            assertTrue(s.tryAcquire(0));
+            assertTrue(s.tryAcquire(0, 0, SECONDS));
+            assertTrue(s.tryAcquire(0, LONG_WAIT_MS, MILLISECONDS));
+        }).joinAndCheck();
+        assertEquals(1, s.availablePermits());
+        assertTrue(big.alive());
+        s.release(2);
+        big.joinAndCheck();
+        assertEquals(0, s.availablePermits());
+        awaitNoWaiters(s);
+    }
+
+    /**
+     * Fair: a blocking or timed zero-permit request queues behind an earlier waiter even with the count at or above
+     * zero (untimed {@code tryAcquire(0)} barges), and is granted as soon as that waiter has been served.
+     */
+    @ParameterizedTest
+    @EnumSource(ThreadKind.class)
+    @Timeout(30)
+    void fairZeroPermitRequestsQueueBehindEarlierWaiter(ThreadKind kind) throws InterruptedException {
+        assumeTrue(fair(), "fair mode only");
+        Semaphore s = sem(1);
+        Worker big = start(kind, () -> s.acquire(3));
+        awaitQueueLength(s, 1, big);
+        Worker untimed = start(kind.other(), () -> s.acquire(0));
+        awaitQueueLength(s, 2, untimed);
+        Worker timed = start(kind, () -> assertTrue(s.tryAcquire(0, LONG_WAIT_MS, MILLISECONDS)));
+        awaitQueueLength(s, 3, timed);
+        Worker uninterruptible = start(kind.other(), () -> s.acquireUninterruptibly(0));
+        awaitQueueLength(s, 4, uninterruptible);
+        assertFalse(s.tryAcquire(0, 0, SECONDS), "fair tryAcquire(0, 0, unit) does not barge");
+        assertTrue(s.tryAcquire(0), "untimed tryAcquire(0) barges");
+        assertEquals(1, s.availablePermits());
+        awaitQueued(s, big, untimed, timed, uninterruptible);
+        s.release(2); // three free: the first waiter takes them all, the zero-permit requests need none
+        big.joinAndCheck();
+        untimed.joinAndCheck();
+        timed.joinAndCheck();
+        uninterruptible.joinAndCheck();
+        assertEquals(0, s.availablePermits());
+        awaitNoWaiters(s);
+    }
+
     @ParameterizedTest
     @EnumSource(ThreadKind.class)
     @Timeout(20)
