@@ -464,6 +464,26 @@ abstract class SemaphoreContractTest {
         assertFalse(newSemaphore(3, false).isFair());
     }
 
+    @Test
+    void toStringFollowsReleasesAndReductionsBelowZero() throws InterruptedException {
+        Semaphore s = sem(0);
+        assertPermitsString(s, 0);
+        s.release();
+        assertPermitsString(s, 1);
+        s.release(2);
+        assertPermitsString(s, 3);
+        reducePermits(s, 5);
+        assertPermitsString(s, -2);
+        s.release();
+        assertPermitsString(s, -1);
+        reducePermits(s, 40);
+        assertPermitsString(s, -41);
+        s.release(43);
+        assertPermitsString(s, 2);
+        s.acquire(2);
+        assertPermitsString(s, 0);
+    }
+
     // ============================================================================================================
     // Single-thread acquire / release
     // ============================================================================================================
@@ -853,6 +873,48 @@ abstract class SemaphoreContractTest {
         }).joinAndCheck();
         assertTrue(statusOnReturn.get(), "must return with the interrupt status set");
         assertEquals(0, s.availablePermits());
+    }
+
+    /**
+     * The uninterruptible methods, as the TCK runs them: one waiter interrupted before the call (with no permit
+     * free it must still wait), one interrupted while blocked. Both keep waiting, and return with their status set
+     * once permits come.
+     */
+    @ParameterizedTest(name = "{0} on a {1} thread")
+    @MethodSource("uninterruptibleAcquiresOnEachKind")
+    @Timeout(20)
+    void acquireUninterruptiblyInterruptedBeforeOrWhileBlockedKeepsWaiting(Acquire method, ThreadKind kind)
+            throws InterruptedException {
+        int needed = method.multi ? 2 : 1;
+        Semaphore s = sem(0);
+        AtomicBoolean statusBefore = new AtomicBoolean();
+        AtomicBoolean statusDuring = new AtomicBoolean();
+        Worker before = start(kind, () -> {
+            Thread.currentThread().interrupt();
+            method.acquire(s, needed);
+            statusBefore.set(Thread.interrupted());
+        });
+        awaitQueued(s, before);
+        Worker during = start(kind.other(), () -> {
+            method.acquire(s, needed);
+            statusDuring.set(Thread.interrupted());
+        });
+        awaitQueued(s, before, during);
+        during.thread.interrupt();
+        before.thread.interrupt();
+        awaitQueued(s, before, during);
+        assertEquals(0, s.availablePermits());
+        s.release(needed); // enough for one of them
+        awaitCondition(() -> "one waiter served", () -> before.alive() != during.alive());
+        assertEquals(0, s.availablePermits());
+        assertEquals(1, s.getQueueLength());
+        s.release(needed);
+        before.joinAndCheck();
+        during.joinAndCheck();
+        assertTrue(statusBefore.get(), "interrupted before the call: must return with the interrupt status set");
+        assertTrue(statusDuring.get(), "interrupted while blocked: must return with the interrupt status set");
+        assertEquals(0, s.availablePermits());
+        awaitNoWaiters(s);
     }
 
     // ============================================================================================================
@@ -1309,6 +1371,47 @@ abstract class SemaphoreContractTest {
         assertEquals(Set.of(small.thread), new HashSet<>(queuedThreads(s)));
         s.release();
         small.joinAndCheck();
+        assertEquals(0, s.availablePermits());
+        awaitNoWaiters(s);
+    }
+
+    /**
+     * The TCK's fair FIFO scenario, with the barging done by a second thread: while a fair {@code acquire(3)} waits
+     * with one permit free, that thread's timed tries with no wait fail, its untimed {@code tryAcquire()} and
+     * {@code tryAcquire(2)} barge, and its own {@code acquire()} then queues behind the first waiter even though a
+     * permit is free. Two more permits serve the first waiter only.
+     */
+    @ParameterizedTest
+    @EnumSource(ThreadKind.class)
+    @Timeout(20)
+    void fairFifoWithUntimedTriesBargingFromAnotherThread(ThreadKind kind) throws InterruptedException {
+        assumeTrue(fair(), "fair mode only");
+        Semaphore s = sem(1);
+        Worker first = start(kind, () -> s.acquire(3));
+        awaitQueued(s, first);
+        AtomicBoolean triesDone = new AtomicBoolean();
+        Worker second = start(kind.other(), () -> {
+            assertFalse(s.tryAcquire(0, MILLISECONDS), "tryAcquire(0, unit) must not barge when fair");
+            assertFalse(s.tryAcquire(1, 0, MILLISECONDS), "tryAcquire(1, 0, unit) must not barge when fair");
+            assertTrue(s.tryAcquire(), "untimed tryAcquire() barges");
+            assertEquals(0, s.availablePermits());
+            s.release(2); // two free: still not enough for the first waiter
+            assertTrue(s.tryAcquire(2), "untimed tryAcquire(2) barges");
+            s.release();
+            triesDone.set(true);
+            s.acquire(); // one free, but the first waiter is ahead
+        });
+        awaitCondition(() -> "second thread finished its tries", triesDone::get, second);
+        awaitQueueLength(s, 2, first, second);
+        assertEquals(1, s.availablePermits(), "a fair acquire() must not take the free permit past an acquire(3)");
+        assertTrue(first.alive());
+        s.release(2);
+        first.joinAndCheck();
+        assertEquals(0, s.availablePermits());
+        awaitQueued(s, second);
+        assertEquals(1, s.getQueueLength());
+        s.release();
+        second.joinAndCheck();
         assertEquals(0, s.availablePermits());
         awaitNoWaiters(s);
     }
