@@ -1642,20 +1642,58 @@ abstract class SemaphoreContractTest {
     // Races
     // ============================================================================================================
 
+    /** How the two acquirers of the racing-releases test wait. */
+    enum Acquirers {
+        INTERRUPTIBLE, UNINTERRUPTIBLE, ONE_OF_EACH;
+
+        void acquire(Semaphore s, int which) throws InterruptedException {
+            if (this == INTERRUPTIBLE || (this == ONE_OF_EACH && which == 0)) {
+                s.acquire();
+            } else {
+                s.acquireUninterruptibly();
+            }
+        }
+    }
+
+    static Stream<Arguments> kindsAndAcquirers() {
+        return Arrays.stream(ThreadKind.values())
+                .flatMap(k -> Arrays.stream(Acquirers.values()).map(a -> Arguments.of(k, a)));
+    }
+
+    static Stream<Arguments> kindsAndSingleModeAcquirers() {
+        return kindsAndAcquirers().filter(a -> a.get()[1] != Acquirers.ONE_OF_EACH);
+    }
+
     /**
-     * After the JDK's RacingReleases regression test: two blocked acquirers (one {@code acquire}, one
-     * {@code acquireUninterruptibly}) and two racing single releases, 1000 rounds on one semaphore. The four
-     * threads live for the whole test and are let go once per round in a shuffled order (fresh threads per round
-     * would start so far apart that the releases would hardly ever race). In even rounds both acquirers are
-     * blocked before the releasers go; in odd rounds all four go in a random order. After every round: both
-     * acquirers got their permit, 0 permits are left and nothing waits.
+     * After the JDK's RacingReleases regression test: two blocked acquirers and two racing single releases, 1000
+     * rounds on one semaphore, with both acquirers interruptible, both uninterruptible, or one of each (the run's
+     * fairness gives the fair and non-fair halves). After every round: both acquirers got their permit, 0 permits
+     * are left and nothing waits.
      */
-    @ParameterizedTest
-    @EnumSource(ThreadKind.class)
+    @ParameterizedTest(name = "{0} threads, acquirers {1}")
+    @MethodSource("kindsAndAcquirers")
     @Timeout(30)
-    void racingReleasesWakeBothBlockedAcquirers(ThreadKind kind) throws InterruptedException {
+    void racingReleasesWakeBothBlockedAcquirers(ThreadKind kind, Acquirers acquirers) throws Exception {
+        racingReleases(kind, acquirers, false);
+    }
+
+    /** The same with a new semaphore every round, as the JDK's test does: no state carries over between rounds. */
+    @ParameterizedTest(name = "{0} threads, acquirers {1}")
+    @MethodSource("kindsAndSingleModeAcquirers")
+    @Timeout(30)
+    void racingReleasesOnANewSemaphoreEveryRound(ThreadKind kind, Acquirers acquirers) throws Exception {
+        racingReleases(kind, acquirers, true);
+    }
+
+    /**
+     * The four threads live for the whole test and are let go once per round in a shuffled order (fresh threads
+     * per round would start so far apart that the releases would hardly ever race). In even rounds both acquirers
+     * are blocked before the releasers go; in odd rounds all four go in a random order. Every wait is bounded.
+     */
+    private void racingReleases(ThreadKind kind, Acquirers acquirers, boolean newSemaphoreEachRound)
+            throws Exception {
         final int rounds = 1000;
-        Semaphore s = sem(0);
+        AtomicReference<Semaphore> current = new AtomicReference<>(sem(0));
         long seed = ThreadLocalRandom.current().nextLong();
         Random random = new Random(seed);
         Thread main = Thread.currentThread();
@@ -1663,15 +1701,15 @@ abstract class SemaphoreContractTest {
         AtomicInteger finished = new AtomicInteger();
         ThrowingRunnable[] bodies = {
             () -> {
-                s.acquire();
+                acquirers.acquire(current.get(), 0);
                 acquired.incrementAndGet();
             },
             () -> {
-                s.acquireUninterruptibly();
+                acquirers.acquire(current.get(), 1);
                 acquired.incrementAndGet();
             },
-            s::release,
-            s::release,
+            () -> current.get().release(),
+            () -> current.get().release(),
         };
         AtomicInteger[] go = new AtomicInteger[bodies.length];
         Worker[] workers = new Worker[bodies.length];
@@ -1692,20 +1730,26 @@ abstract class SemaphoreContractTest {
                 }
             });
         }
-        List<Integer> acquirers = new ArrayList<>(List.of(0, 1));
-        List<Integer> releasers = new ArrayList<>(List.of(2, 3));
+        List<Integer> acquirerIds = new ArrayList<>(List.of(0, 1));
+        List<Integer> releaserIds = new ArrayList<>(List.of(2, 3));
         List<Integer> everyone = new ArrayList<>(List.of(0, 1, 2, 3));
         for (int round = 0; round < rounds; round++) {
             int r = round;
             Supplier<String> where = () -> "round " + r + " (seed " + seed + ")";
+            if (newSemaphoreEachRound && round > 0) {
+                Semaphore previous = current.get();
+                current.set(sem(0)); // published to the workers by their go counters
+                dispose(previous);
+            }
+            Semaphore s = current.get();
             if (round % 2 == 0) {
-                Collections.shuffle(acquirers, random);
-                Collections.shuffle(releasers, random);
-                for (int id : acquirers) {
+                Collections.shuffle(acquirerIds, random);
+                Collections.shuffle(releaserIds, random);
+                for (int id : acquirerIds) {
                     letGo(workers[id], go[id], round);
                 }
                 awaitQueueLength(s, 2, workers[0], workers[1]);
-                for (int id : releasers) {
+                for (int id : releaserIds) {
                     letGo(workers[id], go[id], round);
                 }
             } else {
