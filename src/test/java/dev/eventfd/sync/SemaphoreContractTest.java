@@ -1863,4 +1863,54 @@ abstract class SemaphoreContractTest {
         assertTrue(successes.get() > 0);
         awaitNoWaiters(s);
     }
+
+    /**
+     * Very short timeouts must not starve (after JDK-8386085): while every thread loops on
+     * {@code tryAcquire(1, 1, MICROSECONDS)}, each permit released into the semaphore is still taken. The bound is
+     * generous: this checks progress, not speed.
+     */
+    @ParameterizedTest
+    @EnumSource(ThreadKind.class)
+    @Timeout(60)
+    void permitsAreTakenWhileEveryThreadSpinsOnMicrosecondTimeouts(ThreadKind kind) throws InterruptedException {
+        final int spinners = 4;
+        final int releases = 300;
+        Semaphore s = sem(0);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger taken = new AtomicInteger();
+        AtomicLong tries = new AtomicLong();
+        List<Worker> workers = new ArrayList<>();
+        for (int i = 0; i < spinners; i++) {
+            workers.add(start(kind, () -> {
+                while (!stop.get()) {
+                    tries.incrementAndGet();
+                    if (s.tryAcquire(1, 1, MICROSECONDS)) {
+                        taken.incrementAndGet();
+                    }
+                }
+            }));
+        }
+        awaitCondition(() -> "every spinner is trying", () -> tries.get() > 10L * spinners,
+                workers.toArray(Worker[]::new));
+        int released = 0;
+        try {
+            while (released < releases) {
+                int batch = released % 10 == 9 ? 2 : 1; // now and then two at once
+                s.release(batch);
+                released += batch;
+                int expected = released;
+                awaitCondition(() -> "permit " + expected + " taken (taken " + taken.get() + ", permits "
+                                + s.availablePermits() + ", queued " + s.getQueueLength() + ")",
+                        () -> taken.get() == expected, workers.toArray(Worker[]::new));
+            }
+        } finally {
+            stop.set(true);
+        }
+        for (Worker w : workers) {
+            w.joinAndCheck();
+        }
+        assertEquals(released, taken.get());
+        assertEquals(0, s.availablePermits());
+        awaitNoWaiters(s);
+    }
 }
