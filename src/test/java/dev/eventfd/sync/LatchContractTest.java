@@ -16,15 +16,18 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -679,5 +682,190 @@ abstract class LatchContractTest {
         assertTrue(latch.await(LONG_TIMEOUT_HOURS, HOURS));
         assertTrue(latch.toString().endsWith("[Count = 0]"), latch::toString);
         assertReleased(runIn(ThreadKind.VIRTUAL, self -> awaitOutcome(latch, false)), false);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Rounds of awaiters racing the countDowns (after the JDK's CountDownLatch/Basic)
+    // ------------------------------------------------------------------------------------------------
+
+    static final int ROUNDS = 3;
+    static final int AWAITERS_PER_ROUND = 4;
+
+    /** How one awaiter of a round ended: the outcome, and when the await call began and ended (nanoTime). */
+    record Timed(Outcome outcome, long startNanos, long endNanos) {
+        long elapsedNanos() {
+            return endNanos - startNanos;
+        }
+    }
+
+    /**
+     * Starts an awaiter that counts the harness gate down and only then awaits, so that it may be anywhere
+     * between starting and blocking when the round's countDown comes. {@code timeoutMs < 0} means untimed.
+     */
+    final Forked<Timed> roundAwaiter(ThreadKind kind, CountDownLatch latch, CountDownLatch gate, long timeoutMs) {
+        return fork(kind, self -> {
+            gate.countDown();
+            self.entered = true;
+            long t0 = System.nanoTime();
+            Outcome o;
+            try {
+                if (timeoutMs < 0) {
+                    latch.await();
+                    o = Outcome.of(Kind.RETURNED);
+                } else {
+                    o = Outcome.of(latch.await(timeoutMs, MILLISECONDS) ? Kind.TRUE : Kind.FALSE);
+                }
+            } catch (InterruptedException e) {
+                o = Outcome.of(Kind.INTERRUPTED);
+            }
+            return new Timed(o, t0, System.nanoTime());
+        });
+    }
+
+    /** Counts the latch down once from a new thread: the rounds' countDowns come from several threads. */
+    final void countDownFrom(ThreadKind kind, CountDownLatch latch) throws InterruptedException {
+        runIn(kind, self -> {
+            latch.countDown();
+            return null;
+        });
+    }
+
+    static void awaitGate(CountDownLatch gate) throws InterruptedException {
+        assertTrue(gate.await(PATIENCE.toNanos(), NANOSECONDS), "awaiters of the round did not start");
+    }
+
+    /**
+     * Three rounds on a latch of 3: each round starts four awaiters (timed or untimed, platform or virtual, at
+     * random), waits until they are about to await, and counts down once from another thread. The count is
+     * exactly 2, 1, 0 after the rounds; nothing is released before the last; then every awaiter returns normally.
+     */
+    @Test
+    @Timeout(60)
+    void roundsOfAwaitersRacingCountDownsAreAllReleasedAtZero() throws Exception {
+        long seed = ThreadLocalRandom.current().nextLong();
+        Random random = new Random(seed);
+        CountDownLatch latch = newLatch(ROUNDS);
+        List<Forked<Timed>> awaiters = new ArrayList<>();
+        List<Boolean> timed = new ArrayList<>();
+        for (int round = 0; round < ROUNDS; round++) {
+            CountDownLatch gate = new CountDownLatch(AWAITERS_PER_ROUND); // harness, not under test
+            for (int i = 0; i < AWAITERS_PER_ROUND; i++) {
+                boolean t = random.nextBoolean();
+                timed.add(t);
+                awaiters.add(roundAwaiter(randomKind(random), latch, gate, t ? HOURS.toMillis(LONG_TIMEOUT_HOURS) : -1));
+            }
+            awaitGate(gate);
+            if (round < ROUNDS - 1) assertNoneFinished(awaiters);
+            countDownFrom(randomKind(random), latch);
+            assertEquals(ROUNDS - 1 - round, latch.getCount(), "seed " + seed);
+            if (round < ROUNDS - 1) assertNoneFinished(awaiters);
+        }
+        for (int i = 0; i < awaiters.size(); i++) {
+            Timed r = join(awaiters.get(i));
+            int index = i;
+            assertEquals(new Outcome(timed.get(i) ? Kind.TRUE : Kind.RETURNED, false), r.outcome(),
+                    () -> "awaiter " + index + " (seed " + seed + ")");
+        }
+        assertEquals(0, latch.getCount());
+    }
+
+    /**
+     * The same rounds with the last awaiter of each round interrupted just before the round's countDown. In the
+     * first rounds the count stays above zero, so it must end with {@code InterruptedException} (status cleared)
+     * and is awaited before the round's countDown; in the last round the interrupt races the final countDown: it
+     * either throws (status cleared) or returns normally with its status still set. The count is never changed by
+     * an interrupt, and every other awaiter returns normally.
+     */
+    @Test
+    @Timeout(60)
+    void roundsOfAwaitersWithOneInterruptedPerRound() throws Exception {
+        long seed = ThreadLocalRandom.current().nextLong();
+        Random random = new Random(seed);
+        CountDownLatch latch = newLatch(ROUNDS);
+        List<Forked<Timed>> awaiters = new ArrayList<>();
+        List<Forked<Timed>> others = new ArrayList<>(); // all but the interrupted ones
+        List<Boolean> timed = new ArrayList<>();
+        for (int round = 0; round < ROUNDS; round++) {
+            CountDownLatch gate = new CountDownLatch(AWAITERS_PER_ROUND);
+            for (int i = 0; i < AWAITERS_PER_ROUND; i++) {
+                boolean t = random.nextBoolean();
+                timed.add(t);
+                Forked<Timed> a = roundAwaiter(randomKind(random), latch, gate, t ? HOURS.toMillis(LONG_TIMEOUT_HOURS) : -1);
+                awaiters.add(a);
+                if (i < AWAITERS_PER_ROUND - 1) others.add(a);
+            }
+            awaitGate(gate);
+            Forked<Timed> victim = awaiters.get(awaiters.size() - 1);
+            victim.thread.interrupt();
+            if (round < ROUNDS - 1) {
+                Timed r = join(victim);
+                assertEquals(new Outcome(Kind.INTERRUPTED, false), r.outcome(),
+                        "interrupted while the count was " + latch.getCount() + " (seed " + seed + ")");
+                assertEquals(ROUNDS - round, latch.getCount(), "an interrupted await must not change the count");
+                assertNoneFinished(others);
+            }
+            countDownFrom(randomKind(random), latch);
+            assertEquals(ROUNDS - 1 - round, latch.getCount(), "seed " + seed);
+        }
+        for (int i = 0; i < awaiters.size(); i++) {
+            Outcome o = join(awaiters.get(i)).outcome();
+            int index = i;
+            Supplier<String> where = () -> "awaiter " + index + " (seed " + seed + ")";
+            boolean victim = i % AWAITERS_PER_ROUND == AWAITERS_PER_ROUND - 1;
+            boolean releasedOutcome = o.kind() == (timed.get(i) ? Kind.TRUE : Kind.RETURNED);
+            if (!victim) {
+                assertEquals(new Outcome(timed.get(i) ? Kind.TRUE : Kind.RETURNED, false), o, where);
+            } else if (o.kind() == Kind.INTERRUPTED) {
+                assertFalse(o.interruptStatus(), () -> where.get() + ": InterruptedException must clear the status");
+            } else {
+                assertTrue(releasedOutcome, () -> where.get() + ": " + o);
+                assertTrue(o.interruptStatus(), () -> where.get() + ": returned normally but lost the interrupt");
+            }
+        }
+        assertEquals(0, latch.getCount());
+    }
+
+    /**
+     * The same rounds with short timeouts (0, 5 and 10 ms, one per round): no awaiter throws or keeps the
+     * interrupt status; one that returns false has waited at least its timeout, and one that returns true
+     * returned after the last countDown began.
+     */
+    @Test
+    @Timeout(60)
+    void roundsOfAwaitersWithShortTimeouts() throws Exception {
+        long seed = ThreadLocalRandom.current().nextLong();
+        Random random = new Random(seed);
+        long[] timeouts = {0, 5, 10};
+        CountDownLatch latch = newLatch(ROUNDS);
+        List<Forked<Timed>> awaiters = new ArrayList<>();
+        long zeroAt = Long.MAX_VALUE;
+        for (int round = 0; round < ROUNDS; round++) {
+            CountDownLatch gate = new CountDownLatch(AWAITERS_PER_ROUND);
+            for (int i = 0; i < AWAITERS_PER_ROUND; i++) {
+                awaiters.add(roundAwaiter(randomKind(random), latch, gate, timeouts[round]));
+            }
+            awaitGate(gate);
+            if (round == ROUNDS - 1) zeroAt = System.nanoTime();
+            countDownFrom(randomKind(random), latch);
+            assertEquals(ROUNDS - 1 - round, latch.getCount(), "seed " + seed);
+        }
+        long zeroNanos = zeroAt;
+        for (int i = 0; i < awaiters.size(); i++) {
+            Timed r = join(awaiters.get(i));
+            long timeout = timeouts[i / AWAITERS_PER_ROUND];
+            int index = i;
+            Supplier<String> where = () -> "awaiter " + index + ", timeout " + timeout + " ms (seed " + seed + "): " + r;
+            assertFalse(r.outcome().interruptStatus(), where);
+            switch (r.outcome().kind()) {
+                case FALSE -> assertTrue(r.elapsedNanos() >= MILLISECONDS.toNanos(timeout), where);
+                case TRUE -> assertTrue(r.endNanos() - zeroNanos >= 0, where); // not before the last countDown
+                default -> fail(where.get());
+            }
+        }
+        assertEquals(0, latch.getCount());
+    }
+
+    private static ThreadKind randomKind(Random random) {
+        return random.nextBoolean() ? ThreadKind.PLATFORM : ThreadKind.VIRTUAL;
     }
 }
