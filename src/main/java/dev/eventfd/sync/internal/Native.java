@@ -55,8 +55,24 @@ public final class Native {
     static final int O_RDONLY = 0;
     static final int O_RDWR = 2;
     static final int O_CREAT = 0100;
+    static final int O_EXCL = 0200;
+    static final int O_NOCTTY = 0400;
     static final int O_NONBLOCK = 04000;
+    static final int O_DIRECTORY = 0200000;
+    static final int O_NOFOLLOW = 0400000;
     static final int O_CLOEXEC = 0x80000;
+    static final int O_PATH = 010000000;
+    static final int AT_FDCWD = -100;
+    static final int AT_SYMLINK_NOFOLLOW = 0x100;
+    static final int AT_EMPTY_PATH = 0x1000;
+
+    // <sys/stat.h>: the file type bits of st_mode, and the set-id and sticky bits
+    static final int S_IFMT = 0170000;
+    static final int S_IFSOCK = 0140000;
+    static final int S_IFLNK = 0120000;
+    static final int S_IFREG = 0100000;
+    static final int S_IFDIR = 0040000;
+    static final int S_ISVTX = 01000;
 
     // <sys/socket.h>, <sys/un.h>, <sys/file.h>
     static final int AF_UNIX = 1;
@@ -66,6 +82,7 @@ public final class Native {
     static final int SOL_SOCKET = 1;
     static final int SCM_RIGHTS = 1;
     static final int SO_PEERCRED = 17;
+    static final int SO_PEERGROUPS = 59;
     static final int MSG_CTRUNC = 0x8;
     static final int MSG_NOSIGNAL = 0x4000;
     static final int MSG_CMSG_CLOEXEC = 0x40000000;
@@ -80,7 +97,13 @@ public final class Native {
     public static final int EINTR = 4;
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
+    public static final int EPERM = 1;
+    public static final int EACCES = 13;
     public static final int EEXIST = 17;
+    public static final int ENOTDIR = 20;
+    public static final int ELOOP = 40;
+    public static final int ERANGE = 34;
+    public static final int EADDRINUSE = 98;
     public static final int EPIPE = 32;
     public static final int ECONNRESET = 104;
     public static final int ECONNREFUSED = 111;
@@ -127,6 +150,16 @@ public final class Native {
     private static final MethodHandle GETSOCKOPT;   // int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     private static final MethodHandle FLOCK;        // int flock(int fd, int operation)
     private static final MethodHandle UNLINK;       // int unlink(const char *path)
+    private static final MethodHandle OPENAT;       // int openat(int dirfd, const char *path, int flags, ...)
+    private static final MethodHandle STATX;        // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
+    private static final MethodHandle FCHMOD;       // int fchmod(int fd, mode_t mode)
+    private static final MethodHandle CHMOD;        // int chmod(const char *path, mode_t mode)
+    private static final MethodHandle FCHOWNAT;     // int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
+    private static final MethodHandle UNLINKAT;     // int unlinkat(int dirfd, const char *path, int flags)
+    private static final MethodHandle LINKAT;       // int linkat(int olddirfd, const char *old, int newdirfd, const char *new, int flags)
+    private static final MethodHandle GETEUID;      // uid_t geteuid(void)
+    private static final MethodHandle GETEGID;      // gid_t getegid(void)
+    private static final MethodHandle GETGROUPS;    // int getgroups(int size, gid_t list[])
 
     static {
         Availability.ensureAvailable();
@@ -158,6 +191,20 @@ public final class Native {
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), errno);
         FLOCK = bind(linker, libc, "flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
         UNLINK = bind(linker, libc, "unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS), errno);
+        OPENAT = bind(linker, libc, "openat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                errno, Linker.Option.firstVariadicArg(3));
+        STATX = bind(linker, libc, "statx",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), errno);
+        FCHMOD = bind(linker, libc, "fchmod", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
+        CHMOD = bind(linker, libc, "chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), errno);
+        FCHOWNAT = bind(linker, libc, "fchownat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT), errno);
+        UNLINKAT = bind(linker, libc, "unlinkat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), errno);
+        LINKAT = bind(linker, libc, "linkat",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT), errno);
+        GETEUID = bind(linker, libc, "geteuid", FunctionDescriptor.of(JAVA_INT));
+        GETEGID = bind(linker, libc, "getegid", FunctionDescriptor.of(JAVA_INT));
+        GETGROUPS = bind(linker, libc, "getgroups", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno);
         STRERROR = linker.downcallHandle(libc.find("strerror").orElseThrow(),
                 FunctionDescriptor.of(ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
                         JAVA_INT));
@@ -665,8 +712,24 @@ public final class Native {
         }
     }
 
-    /** {@code SO_PEERCRED}: the pid, uid and gid of the process at the other end, as of its connect. */
-    record PeerCredentials(int pid, int uid, int gid) {}
+    /**
+     * {@code SO_PEERCRED} and {@code SO_PEERGROUPS}: the process at the other end as of its connect (or,
+     * seen from a client, the listener as of its listen). The pid is in this process's PID namespace
+     * (0 when the peer is outside it) and may name another process once the peer has exited: it is for
+     * messages, never for a decision. {@code groups} are the peer's supplementary groups, captured by
+     * the kernel with the credentials.
+     */
+    record PeerCredentials(int pid, int uid, int gid, int[] groups) {
+        PeerCredentials(int pid, int uid, int gid) {
+            this(pid, uid, gid, new int[0]);
+        }
+
+        @Override
+        public String toString() {
+            return "PeerCredentials[pid=" + pid + ", uid=" + uid + ", gid=" + gid + ", groups="
+                    + java.util.Arrays.toString(groups) + "]";
+        }
+    }
 
     static PeerCredentials peerCredentials(int fd) {
         try (Arena arena = Arena.ofConfined()) {
@@ -677,7 +740,18 @@ public final class Native {
             if ((int) GETSOCKOPT.invokeExact(captureState(s), fd, SOL_SOCKET, SO_PEERCRED, cred, len) < 0) {
                 throw failure("getsockopt(SO_PEERCRED)", errno(s));
             }
-            return new PeerCredentials(cred.get(JAVA_INT, 0), cred.get(JAVA_INT, 4), cred.get(JAVA_INT, 8));
+            int[] groups = new int[0];
+            for (int room = 64; ; room *= 4) {             // ERANGE: len now says how many bytes they need
+                MemorySegment list = arena.allocate(4L * room, 4);
+                len.set(JAVA_INT, 0, 4 * room);
+                if ((int) GETSOCKOPT.invokeExact(captureState(s), fd, SOL_SOCKET, SO_PEERGROUPS, list, len) == 0) {
+                    groups = list.asSlice(0, len.get(JAVA_INT, 0)).toArray(JAVA_INT);
+                    break;
+                }
+                int e = errno(s);
+                if (e != ERANGE || room > 65536) throw failure("getsockopt(SO_PEERGROUPS)", e);
+            }
+            return new PeerCredentials(cred.get(JAVA_INT, 0), cred.get(JAVA_INT, 4), cred.get(JAVA_INT, 8), groups);
         } catch (NativeCallException e) {
             throw e;
         } catch (Throwable t) {
@@ -685,13 +759,179 @@ public final class Native {
         }
     }
 
-    /** Opens (creating it with {@code mode}, less the umask) a file read-write, close-on-exec. */
-    static int openLockFile(String path, int mode) {
+    /**
+     * {@code openat(dirfd, name, flags, mode)}, close-on-exec.
+     *
+     * @return the descriptor, or {@code -errno} when that errno is one of {@code tolerated}
+     */
+    static int openAt(int dirfd, String name, int flags, int mode, int... tolerated) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) OPEN.invokeExact(captureState(s), arena.allocateFrom(path), O_RDWR | O_CREAT | O_CLOEXEC, mode);
-            if (fd < 0) throw failure("open " + path, errno(s));
-            return fd;
+            int fd = (int) OPENAT.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), flags | O_CLOEXEC, mode);
+            if (fd >= 0) return fd;
+            int e = errno(s);
+            for (int t : tolerated) if (e == t) return -e;
+            throw failure("openat " + name, e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** What {@code statx} says about a file: type and permission bits, owner, links and identity. */
+    record FileStatus(int mode, int uid, int gid, int links, long dev, long ino) {
+        int type() {
+            return mode & S_IFMT;
+        }
+
+        int permissions() {
+            return mode & 07777;
+        }
+
+        /** Whether {@code other} is the same file (device and inode). */
+        boolean sameFile(FileStatus other) {
+            return other != null && dev == other.dev && ino == other.ino;
+        }
+    }
+
+    /*
+     * struct statx (the same layout on every architecture): u32 mask @0, u32 blksize @4, u64 attributes
+     * @8, u32 nlink @16, u32 uid @20, u32 gid @24, u16 mode @28, u64 ino @32, ..., u32 dev_major @136,
+     * u32 dev_minor @140; 256 bytes in all.
+     */
+    private static final long STATX_BYTES = 256;
+    private static final int STATX_BASIC_STATS = 0x7ff;
+
+    /** {@code fstat(fd)}, through {@code statx(fd, "", AT_EMPTY_PATH)} (works on O_PATH descriptors too). */
+    static FileStatus fstat(int fd) {
+        FileStatus st = statx(fd, "", AT_EMPTY_PATH, "fstat");
+        if (st == null) throw failure("fstat", ENOENT);
+        return st;
+    }
+
+    /** {@code fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)}: a link is described, not followed. @return null if there is no such entry */
+    static FileStatus lstatAt(int dirfd, String name) {
+        return statx(dirfd, name, AT_SYMLINK_NOFOLLOW, "fstatat " + name);
+    }
+
+    private static FileStatus statx(int dirfd, String name, int flags, String call) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment buf = arena.allocate(STATX_BYTES, 8);
+            if ((int) STATX.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), flags, STATX_BASIC_STATS, buf) < 0) {
+                int e = errno(s);
+                if (e == ENOENT && !name.isEmpty()) return null;
+                throw failure(call, e);
+            }
+            long dev = ((long) buf.get(JAVA_INT, 136) << 32) | (buf.get(JAVA_INT, 140) & 0xffffffffL);
+            return new FileStatus(buf.get(ValueLayout.JAVA_SHORT, 28) & 0xffff, buf.get(JAVA_INT, 20),
+                    buf.get(JAVA_INT, 24), buf.get(JAVA_INT, 16), dev, buf.get(JAVA_LONG, 32));
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code fchmod(fd, mode)}. */
+    static void fchmod(int fd, int mode) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            if ((int) FCHMOD.invokeExact(captureState(s), fd, mode) < 0) throw failure("fchmod", errno(s));
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * Changes the mode of the file an {@code O_PATH} descriptor refers to, through its
+     * {@code /proc/self/fd} link ({@code fchmod} does not take O_PATH descriptors; the link resolves to
+     * the descriptor's own file, never to a path looked up again).
+     */
+    static void fchmodPath(int opathFd, int mode) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            if ((int) CHMOD.invokeExact(captureState(s), arena.allocateFrom("/proc/self/fd/" + opathFd), mode) < 0) {
+                throw failure("chmod /proc/self/fd/" + opathFd, errno(s));
+            }
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code fchownat(fd, "", -1, gid, AT_EMPTY_PATH)}: changes the group of the descriptor's file (O_PATH too). */
+    static void fchgrp(int fd, int gid) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            if ((int) FCHOWNAT.invokeExact(captureState(s), fd, arena.allocateFrom(""), -1, gid, AT_EMPTY_PATH) < 0) {
+                throw failure("fchown", errno(s));
+            }
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code unlinkat(dirfd, name, 0)}. @return 0, or {@code -errno} for ENOENT, EPERM and EACCES */
+    static int unlinkAt(int dirfd, String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            if ((int) UNLINKAT.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), 0) == 0) return 0;
+            int e = errno(s);
+            if (e == ENOENT || e == EPERM || e == EACCES) return -e;
+            throw failure("unlinkat " + name, e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code linkat(dirfd, from, dirfd, to, 0)}: never replaces an entry. @return 0, or {@code -EEXIST} */
+    static int linkAt(int dirfd, String from, String to) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            if ((int) LINKAT.invokeExact(captureState(s), dirfd, arena.allocateFrom(from), dirfd,
+                    arena.allocateFrom(to), 0) == 0) {
+                return 0;
+            }
+            int e = errno(s);
+            if (e == EEXIST) return -e;
+            throw failure("linkat " + to, e);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code geteuid()}. */
+    static int geteuid() {
+        try {
+            return (int) GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code getegid()} followed by {@code getgroups()}: every group this process acts with. */
+    static int[] groups() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int egid = (int) GETEGID.invokeExact();
+            int n = (int) GETGROUPS.invokeExact(captureState(s), 0, MemorySegment.NULL);
+            if (n < 0) throw failure("getgroups", errno(s));
+            MemorySegment list = arena.allocate(4L * (n + 2), 4);  // egid first, room for one group more
+            n = (int) GETGROUPS.invokeExact(captureState(s), n + 1, list.asSlice(4));
+            if (n < 0) throw failure("getgroups", errno(s));
+            list.set(JAVA_INT, 0, egid);
+            return list.asSlice(0, 4L * (n + 1)).toArray(JAVA_INT);
         } catch (NativeCallException e) {
             throw e;
         } catch (Throwable t) {

@@ -89,30 +89,39 @@ public final class Rendezvous implements AutoCloseable {
     private final Kind kind;
     private final EventFd[] descriptors;
     private final int initial;
-    private final Path path;
+    /** The socket directory, held open for the participant's life: its socket is removed through it. */
+    private final Directory dir;
+    /** The socket's name in {@link #dir}. */
+    private final String socketName;
     private final UnixSocket listener;
     private final int ownUid;
     /** The group whose members are answered too (a shared directory), or -1. */
     private final int sharedGid;
     private final Thread server;
 
-    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Path path, int ownUid, int sharedGid) {
+    /** Takes {@code dir}: it is closed with this participant, or here if serving cannot start. */
+    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Directory dir, String socketName, int ownUid) {
         this.kind = kind;
         this.descriptors = descriptors;
         this.initial = initial;
-        this.path = path;
+        this.dir = dir;
+        this.socketName = socketName;
         this.ownUid = ownUid;
-        this.sharedGid = sharedGid;
+        this.sharedGid = dir.sharedGid();
+        Path path = dir.path().resolve(socketName);
         this.listener = UnixSocket.listen(path, 64);
         try {
             Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(sharedGid < 0 ? "rw-------" : "rw-rw----"));
-            if (sharedGid >= 0) shareWithDirectoryGroup(path);
+            if (sharedGid >= 0) {
+                Files.getFileAttributeView(path, java.nio.file.attribute.PosixFileAttributeView.class).setGroup(
+                        Files.readAttributes(dir.path(), java.nio.file.attribute.PosixFileAttributes.class).group());
+            }
         } catch (IOException | RuntimeException e) {
             listener.close();
-            Native.unlink(path.toString());
+            Native.unlinkAt(dir.fd(), socketName);
             throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
         }
-        this.server = Thread.ofVirtual().name("eventfd-sync serving " + path.getFileName()).start(this::serve);
+        this.server = Thread.ofVirtual().name("eventfd-sync serving " + socketName).start(this::serve);
     }
 
     /**
@@ -132,29 +141,36 @@ public final class Rendezvous implements AutoCloseable {
 
     private static Opened open(Kind kind, String name, int initial, Supplier<EventFd[]> create, boolean mayCreate) {
         checkName(name);
-        Place place = place();
-        Path dir = place.dir();
         int uid = currentUid();
         String prefix = kind.label + "." + name + ".";
-        Path mine = dir.resolve(prefix + ProcessHandle.current().pid() + "-" + PARTICIPANTS.incrementAndGet() + ".sock");
-        if (mine.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= Native.UNIX_PATH_MAX) {
-            throw new IllegalArgumentException("name '" + name + "' makes a socket path longer than "
-                    + (Native.UNIX_PATH_MAX - 1) + " bytes under " + dir);
-        }
-        int lock = lockName(dir.resolve(prefix + "lock"), place.sharedGid() >= 0);
+        String mine = prefix + ProcessHandle.current().pid() + "-" + PARTICIPANTS.incrementAndGet() + ".sock";
+        Directory dir = Directory.open();
+        boolean handedOver = false;
         try {
-            Opened joined = join(kind, dir, prefix);
-            if (joined == null && !mayCreate) return null;
-            EventFd[] fds = joined != null ? joined.descriptors() : create.get();
-            int init = joined != null ? joined.initial() : initial;
+            Path path = dir.path().resolve(mine);
+            if (path.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= Native.UNIX_PATH_MAX) {
+                throw new IllegalArgumentException("name '" + name + "' makes a socket path longer than "
+                        + (Native.UNIX_PATH_MAX - 1) + " bytes under " + dir.path());
+            }
+            int lock = lockName(dir, prefix + "lock");
             try {
-                return new Opened(fds, init, joined == null, new Rendezvous(kind, fds, init, mine, uid, place.sharedGid()));
-            } catch (RuntimeException | Error e) {
-                for (EventFd fd : fds) fd.close();
-                throw e;
+                Opened joined = join(kind, dir, prefix);
+                if (joined == null && !mayCreate) return null;
+                EventFd[] fds = joined != null ? joined.descriptors() : create.get();
+                int init = joined != null ? joined.initial() : initial;
+                try {
+                    Rendezvous participant = new Rendezvous(kind, fds, init, dir, mine, uid);
+                    handedOver = true;
+                    return new Opened(fds, init, joined == null, participant);
+                } catch (RuntimeException | Error e) {
+                    for (EventFd fd : fds) fd.close();
+                    throw e;
+                }
+            } finally {
+                Native.close(lock);           // releases the flock
             }
         } finally {
-            Native.close(lock);           // releases the flock
+            if (!handedOver) dir.close();
         }
     }
 
@@ -163,12 +179,14 @@ public final class Rendezvous implements AutoCloseable {
         checkName(name);
         List<Long> pids = new ArrayList<>();
         String prefix = kind.label + "." + name + ".";
-        for (Path p : sockets(place().dir(), prefix)) {
-            UnixSocket s = UnixSocket.connect(p);
-            if (s == null) continue;
-            s.close();
-            String rest = p.getFileName().toString().substring(prefix.length());
-            pids.add(Long.parseLong(rest.substring(0, rest.indexOf('-'))));
+        try (Directory dir = Directory.open()) {
+            for (String socket : sockets(dir, prefix)) {
+                UnixSocket s = UnixSocket.connect(dir.path().resolve(socket));
+                if (s == null) continue;
+                s.close();
+                String rest = socket.substring(prefix.length());
+                pids.add(Long.parseLong(rest.substring(0, rest.indexOf('-'))));
+            }
         }
         return pids;
     }
@@ -186,7 +204,11 @@ public final class Rendezvous implements AutoCloseable {
     public void close() {
         if (listener.isClosed()) return;
         listener.close();                 // the server wakes with CLOSED and ends
-        Native.unlink(path.toString());
+        try {
+            Native.unlinkAt(dir.fd(), socketName);
+        } finally {
+            dir.close();
+        }
     }
 
     // ------------------------------------------------------------------ names and the directory
@@ -214,52 +236,124 @@ public final class Rendezvous implements AutoCloseable {
         return place().dir();
     }
 
-    /**
-     * The directory of sockets and who may use it. The default directories are this user's own:
-     * they must be owned by this user with mode 0700. A directory named by {@code eventfd.sync.dir}
-     * may instead be shared with a group, which is the explicit opt-in to sharing between users:
-     * mode 0770 (or 2770) with no access for others, owned by this user or by a group this user is
-     * in; its participants then answer the members of that group as well.
-     */
+    /** The directory of sockets, created 0700 if missing, and checked; see {@link Directory#open()}. */
     static Place place() {
-        String override = System.getProperty("eventfd.sync.dir");
-        String xdg = System.getenv("XDG_RUNTIME_DIR");
-        Path dir;
-        if (override != null) dir = Path.of(override);
-        else if (xdg != null && !xdg.isEmpty() && Files.isDirectory(Path.of(xdg))) dir = Path.of(xdg, "eventfd-sync");
-        else dir = Path.of(System.getProperty("java.io.tmpdir"), "eventfd-sync-" + currentUid());
-        try {
-            if (!Files.isDirectory(dir)) {
-                try {
-                    Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
-                            PosixFilePermissions.fromString("rwx------")));
-                } catch (java.nio.file.FileAlreadyExistsException raced) {
-                    // another process made it: checked below like any existing directory
-                }
-            }
-            int owner = (Integer) Files.getAttribute(dir, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            int group = (Integer) Files.getAttribute(dir, "unix:gid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            String mode = PosixFilePermissions.toString(
-                    Files.getPosixFilePermissions(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS));
-            if (mode.equals("rwx------") && owner == currentUid()) return new Place(dir, -1);
-            if (override != null && mode.equals("rwxrwx---") && (owner == currentUid() || inGroup("self", group))) {
-                return new Place(dir, group);
-            }
-            throw new IllegalStateException(dir + " (owner uid " + owner + ", group " + group + ", mode " + mode
-                    + ") is not safe for eventfd-sync sockets: it must be this user's with mode rwx------, or, named "
-                    + "by eventfd.sync.dir, shared with a group of this user with mode rwxrwx---");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare the eventfd-sync directory " + dir, e);
+        try (Directory d = Directory.open()) {
+            return new Place(d.path(), d.sharedGid());
         }
     }
 
-    /** Gives {@code file} the group of its directory (which a directory without the setgid bit does not). */
-    private static void shareWithDirectoryGroup(Path file) throws IOException {
-        var group = Files.readAttributes(file.getParent(), java.nio.file.attribute.PosixFileAttributes.class).group();
-        Files.getFileAttributeView(file, java.nio.file.attribute.PosixFileAttributeView.class).setGroup(group);
+    /**
+     * The socket directory, open: every file in it is opened, created, examined and removed relative
+     * to this descriptor, and never through a symbolic link.
+     *
+     * <p>Owned by one participant (or one call) and closed exactly once.
+     */
+    static final class Directory implements AutoCloseable {
+        private final Path path;
+        private final int fd;
+        private final int sharedGid;
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+        /**
+         * Opens and checks the directory. The default directories are this user's own: they must be
+         * owned by this user with mode 0700. A directory named by {@code eventfd.sync.dir} may instead
+         * be shared with a group, which is the explicit opt-in to sharing between users: mode 0770
+         * with no access for others, owned by this user or by a group this user is in; its
+         * participants then answer the members of that group as well. The directory itself is opened
+         * with {@code O_NOFOLLOW} and checked through its descriptor.
+         */
+        static Directory open() {
+            String override = System.getProperty("eventfd.sync.dir");
+            String xdg = System.getenv("XDG_RUNTIME_DIR");
+            Path dir;
+            if (override != null) dir = Path.of(override);
+            else if (xdg != null && !xdg.isEmpty() && Files.isDirectory(Path.of(xdg))) dir = Path.of(xdg, "eventfd-sync");
+            else dir = Path.of(System.getProperty("java.io.tmpdir"), "eventfd-sync-" + currentUid());
+            try {
+                if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    try {
+                        Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
+                                PosixFilePermissions.fromString("rwx------")));
+                    } catch (java.nio.file.FileAlreadyExistsException raced) {
+                        // another process made it: checked below like any existing directory
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the eventfd-sync directory " + dir, e);
+            }
+            int fd = Native.openAt(Native.AT_FDCWD, dir.toString(), Native.O_RDONLY | Native.O_DIRECTORY
+                    | Native.O_NOFOLLOW, 0, Native.ELOOP, Native.ENOTDIR);
+            if (fd == -Native.ELOOP) {
+                throw new IllegalStateException(dir + " is a symbolic link: the eventfd-sync directory must be a "
+                        + "directory, not a link to one");
+            }
+            if (fd == -Native.ENOTDIR) throw new IllegalStateException(dir + " is not a directory");
+            try {
+                Native.FileStatus st = Native.fstat(fd);
+                int mode = st.permissions() & 0777;
+                int uid = currentUid();
+                if (mode == 0700 && st.uid() == uid) return new Directory(dir, fd, -1);
+                if (override != null && mode == 0770 && (st.uid() == uid || inOwnGroups(st.gid()))) {
+                    return new Directory(dir, fd, st.gid());
+                }
+                throw new IllegalStateException(dir + " (owner uid " + st.uid() + ", group " + st.gid() + ", mode "
+                        + modeString(st.permissions()) + ") is not safe for eventfd-sync sockets: it must be this "
+                        + "user's with mode rwx------, or, named by eventfd.sync.dir, shared with a group of this "
+                        + "user with mode rwxrwx--T (1770: no access for others, and sticky)");
+            } catch (RuntimeException | Error e) {
+                Native.close(fd);
+                throw e;
+            }
+        }
+
+        private Directory(Path path, int fd, int sharedGid) {
+            this.path = path;
+            this.fd = fd;
+            this.sharedGid = sharedGid;
+        }
+
+        Path path() {
+            return path;
+        }
+
+        int fd() {
+            return fd;
+        }
+
+        /** The group the directory is shared with, or -1 (this user only). */
+        int sharedGid() {
+            return sharedGid;
+        }
+
+        /** The path of {@code name} in this directory, for messages. */
+        String describe(String name) {
+            return path.resolve(name).toString();
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) Native.close(fd);
+        }
     }
 
-    /** Whether process {@code pid} ("self" for this one) has {@code gid} among its groups, per /proc. */
+    /** Permission bits as {@code ls} shows them, e.g. {@code rwxrwx--T}. */
+    static String modeString(int mode) {
+        char[] c = "rwxrwxrwx".toCharArray();
+        for (int i = 0; i < 9; i++) if ((mode & (0400 >> i)) == 0) c[i] = '-';
+        if ((mode & 04000) != 0) c[2] = c[2] == 'x' ? 's' : 'S';
+        if ((mode & 02000) != 0) c[5] = c[5] == 'x' ? 's' : 'S';
+        if ((mode & 01000) != 0) c[8] = c[8] == 'x' ? 't' : 'T';
+        return new String(c);
+    }
+
+    /** Whether this process acts with group {@code gid} (its effective group or a supplementary one). */
+    private static boolean inOwnGroups(int gid) {
+        for (int g : Native.groups()) if (g == gid) return true;
+        return false;
+    }
+
+    /** Whether process {@code pid} has {@code gid} among its groups, per /proc. */
     static boolean inGroup(String pid, int gid) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc", pid, "status"))) {
@@ -275,34 +369,25 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
+    /** This process's effective uid. */
     static int currentUid() {
-        try {
-            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Native.geteuid();
     }
 
-    /** Takes the name's lock file, polling {@code flock(LOCK_NB)} with parking between tries. */
-    private static int lockName(Path lockFile, boolean shared) {
-        int fd = Native.openLockFile(lockFile.toString(), shared ? 0660 : 0600);
-        if (shared) {
-            try {   // the umask may have taken the group's bits; only the file's owner can put them back
-                if ((Integer) Files.getAttribute(lockFile, "unix:uid") == currentUid()) {
-                    Files.setPosixFilePermissions(lockFile, PosixFilePermissions.fromString("rw-rw----"));
-                    shareWithDirectoryGroup(lockFile);
-                }
-            } catch (IOException e) {
-                Native.close(fd);
-                throw new UncheckedIOException(e);
-            }
-        }
+    /**
+     * Takes the name's lock file, polling {@code flock(LOCK_NB)} with parking between tries.
+     *
+     * @return the lock file's descriptor; closing it releases the lock
+     */
+    private static int lockName(Directory dir, String lockName) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LOCK_MILLIS);
+        int fd = openLockFile(dir, lockName, deadline);
         long pause = TimeUnit.MICROSECONDS.toNanos(100);
         while (!Native.tryLockExclusive(fd)) {
             if (System.nanoTime() - deadline > 0) {
                 Native.close(fd);
-                throw new IllegalStateException("timed out after " + LOCK_MILLIS + " ms waiting for " + lockFile);
+                throw new IllegalStateException("timed out after " + LOCK_MILLIS + " ms waiting for "
+                        + dir.describe(lockName));
             }
             LockSupport.parkNanos(pause);
             pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(20));
@@ -310,15 +395,91 @@ public final class Rendezvous implements AutoCloseable {
         return fd;
     }
 
-    private static List<Path> sockets(Path dir, String prefix) {
-        List<Path> found = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, prefix.replace("[", "\\[") + "*.sock")) {
+    /**
+     * Opens the name's lock file relative to the directory's descriptor, never following a link, and
+     * creates it exclusively if it is missing. What is found is checked through the descriptor opened
+     * (a regular file with one link, this user's in a private directory) and, if it is this user's,
+     * given its mode and group through that descriptor: anything a group member planted (a symbolic or
+     * hard link to someone's file, a FIFO, a directory) is refused and left alone.
+     */
+    private static int openLockFile(Directory dir, String name, long deadline) {
+        int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK | Native.O_NOCTTY;
+        int mode = dir.sharedGid() < 0 ? 0600 : 0660;
+        for (long pause = TimeUnit.MICROSECONDS.toNanos(100); ; pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(20))) {
+            int fd = Native.openAt(dir.fd(), name, flags, 0, Native.ENOENT, Native.ELOOP, Native.EACCES);
+            if (fd == -Native.ENOENT) {
+                fd = Native.openAt(dir.fd(), name, flags | Native.O_CREAT | Native.O_EXCL, mode,
+                        Native.EEXIST, Native.ELOOP, Native.EACCES);
+                if (fd == -Native.EEXIST) continue;        // another process made it meanwhile: open that
+            }
+            if (fd == -Native.ELOOP) {
+                throw new IllegalStateException(dir.describe(name) + " is a symbolic link, not a lock file: "
+                        + "eventfd-sync never follows links in its directory; remove it");
+            }
+            if (fd == -Native.EACCES) {
+                // a member who has just created it has not yet given it the group's mode
+                if (System.nanoTime() - deadline > 0) {
+                    Native.FileStatus st = Native.lstatAt(dir.fd(), name);
+                    throw new IllegalStateException(dir.describe(name) + " cannot be read by this user"
+                            + (st == null ? "" : " (owner uid " + st.uid() + ", group " + st.gid() + ", mode "
+                            + modeString(st.permissions()) + ")") + ": a lock file must be readable by the directory's group");
+                }
+                LockSupport.parkNanos(pause);
+                continue;
+            }
+            try {
+                checkLockFile(dir, name, fd, mode);
+                return fd;
+            } catch (RuntimeException | Error e) {
+                Native.close(fd);
+                throw e;
+            }
+        }
+    }
+
+    private static void checkLockFile(Directory dir, String name, int fd, int mode) {
+        Native.FileStatus st = Native.fstat(fd);
+        if (st.type() != Native.S_IFREG) {
+            throw new IllegalStateException(dir.describe(name) + " is not a regular file (" + typeName(st.type())
+                    + "): a lock file must be one; remove it");
+        }
+        if (st.links() != 1) {
+            throw new IllegalStateException(dir.describe(name) + " has " + st.links() + " links: a lock file has "
+                    + "exactly one (another would be a link to someone's file); remove it");
+        }
+        int uid = currentUid();
+        if (st.uid() != uid) {
+            if (dir.sharedGid() >= 0) return;       // a member's: it is only locked, never changed
+            throw new IllegalStateException(dir.describe(name) + " is owned by uid " + st.uid()
+                    + ", not this user: in a private directory every lock file is this user's; remove it");
+        }
+        if (st.permissions() != mode) Native.fchmod(fd, mode);      // the umask may have taken bits
+        if (dir.sharedGid() >= 0 && st.gid() != dir.sharedGid()) Native.fchgrp(fd, dir.sharedGid());
+    }
+
+    private static String typeName(int type) {
+        return switch (type) {
+            case Native.S_IFDIR -> "a directory";
+            case Native.S_IFLNK -> "a symbolic link";
+            case Native.S_IFSOCK -> "a socket";
+            case 0010000 -> "a FIFO";
+            case 0020000 -> "a character device";
+            case 0060000 -> "a block device";
+            default -> "type " + Integer.toOctalString(type);
+        };
+    }
+
+    /** The names in {@code dir} of the sockets of the name whose files begin with {@code prefix}. */
+    private static List<String> sockets(Directory dir, String prefix) {
+        List<String> found = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/proc/self/fd/" + dir.fd()),
+                prefix.replace("[", "\\[") + "*.sock")) {
             for (Path p : ds) {
-                String rest = p.getFileName().toString().substring(prefix.length());
-                if (rest.matches("[0-9]+-[0-9]+\\.sock")) found.add(p);
+                String file = p.getFileName().toString();
+                if (file.substring(prefix.length()).matches("[0-9]+-[0-9]+\\.sock")) found.add(file);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException("cannot list " + dir.path(), e);
         }
         return found;
     }
@@ -332,18 +493,18 @@ public final class Rendezvous implements AutoCloseable {
      * @throws IllegalStateException if participants are alive but none answered: creating the object
      *                               afresh then would split the name in two
      */
-    private static Opened join(Kind kind, Path dir, String prefix) {
+    private static Opened join(Kind kind, Directory dir, String prefix) {
         List<String> silent = new ArrayList<>();
-        for (Path p : sockets(dir, prefix)) {
+        for (String socket : sockets(dir, prefix)) {
             UnixSocket s;
             try {
-                s = UnixSocket.connect(p);
+                s = UnixSocket.connect(dir.path().resolve(socket));
             } catch (IllegalStateException busy) {
                 silent.add(busy.getMessage());
                 continue;
             }
             if (s == null) {
-                Native.unlink(p.toString());   // left by a participant that died; we hold the name's lock
+                Native.unlinkAt(dir.fd(), socket);   // left by a participant that died; we hold the name's lock
                 continue;
             }
             try (s) {
@@ -351,7 +512,7 @@ public final class Rendezvous implements AutoCloseable {
             } catch (ProtocolException e) {
                 throw e;                       // a live server that speaks another protocol: say so
             } catch (RuntimeException e) {
-                silent.add(p.getFileName() + ": " + e.getMessage());   // alive, but no answer: try the next
+                silent.add(socket + ": " + e.getMessage());   // alive, but no answer: try the next
             }
         }
         if (!silent.isEmpty()) {
