@@ -38,8 +38,10 @@ import java.util.regex.Pattern;
  * created 0700 and refused unless it is owned by this user with no access for others (the
  * {@code eventfd.sync.dir} system property overrides it). Sockets are 0600. A server checks each
  * client's {@code SO_PEERCRED} and answers only its own user. Sharing between users is an explicit
- * opt-in: {@code eventfd.sync.dir} naming a directory of mode 0770 (no access for others) whose group
- * holds the users; sockets and lock files are then 0660 and the members of that group are answered.
+ * opt-in: {@code eventfd.sync.dir} naming a directory of mode 1770 (no access for others; sticky, so
+ * that no member can remove another's socket and let a newcomer create the name afresh beside the live
+ * object) whose group holds the users; sockets and lock files are then 0660 and the members of that
+ * group are answered.
  *
  * <h2>Protocol (version 1, native byte order)</h2>
  * <pre>
@@ -258,10 +260,11 @@ public final class Rendezvous implements AutoCloseable {
         /**
          * Opens and checks the directory. The default directories are this user's own: they must be
          * owned by this user with mode 0700. A directory named by {@code eventfd.sync.dir} may instead
-         * be shared with a group, which is the explicit opt-in to sharing between users: mode 0770
-         * with no access for others, owned by this user or by a group this user is in; its
-         * participants then answer the members of that group as well. The directory itself is opened
-         * with {@code O_NOFOLLOW} and checked through its descriptor.
+         * be shared with a group, which is the explicit opt-in to sharing between users: mode 1770
+         * (no access for others, and sticky, so that no member can remove another's socket or lock
+         * file), owned by this user or by a group this user is in; its participants then answer the
+         * members of that group as well. The directory itself is opened with {@code O_NOFOLLOW} and
+         * checked through its descriptor.
          */
         static Directory open() {
             String override = System.getProperty("eventfd.sync.dir");
@@ -295,6 +298,12 @@ public final class Rendezvous implements AutoCloseable {
                 int uid = currentUid();
                 if (mode == 0700 && st.uid() == uid) return new Directory(dir, fd, -1);
                 if (override != null && mode == 0770 && (st.uid() == uid || inOwnGroups(st.gid()))) {
+                    if ((st.permissions() & Native.S_ISVTX) == 0) {
+                        throw new IllegalStateException(dir + " (owner uid " + st.uid() + ", group " + st.gid()
+                                + ", mode " + modeString(st.permissions()) + ") is shared with its group but is not "
+                                + "sticky: a member could remove another's socket and split a name in two; "
+                                + "make it sticky (chmod 1770)");
+                    }
                     return new Directory(dir, fd, st.gid());
                 }
                 throw new IllegalStateException(dir + " (owner uid " + st.uid() + ", group " + st.gid() + ", mode "
