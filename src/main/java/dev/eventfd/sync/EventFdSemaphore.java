@@ -297,7 +297,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * participant serves newcomers over a UNIX socket in a per-user directory
      * ({@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <java.io.tmpdir>/eventfd-sync-<uid>}, mode
      * 0700), and answers processes of the same user only. Sharing between users is an explicit
-     * opt-in: set the system property {@code eventfd.sync.dir} to a directory of mode 0770 (no access
+     * opt-in: set the system property {@code eventfd.sync.dir} to a sticky directory of mode 1770 (no access
      * for others) whose group holds those users; its participants then answer that group's members
      * too. {@link #close()} leaves the semaphore to the other participants.
      *
