@@ -142,9 +142,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * BATCH moves before handing the rest to a virtual thread, so one busy semaphore cannot delay
      * any other's wake-up. The lock is held for at most BATCH system calls by a feed.
      *
-     * Who requests the feed: a waiter after adding its demand, and on its way out unless L still
-     * matches the others' demand; a release into L that leaves L > demand; a barging take from L
-     * while others wait (what it took may have been meant for them); reducePermits; the watch.
+     * Who requests the feed: a waiter after adding its demand, and on its way out when it was the
+     * last (the feed then disarms the watch) or L no longer matches the others' demand; a release
+     * into L that leaves L > demand; a barging take from L while others wait (what it took may have
+     * been meant for them); reducePermits; the watch.
      * Two races need both sides to look: a release into L against the last waiter's exit (Dekker
      * pair "excess": the releaser writes L and reads demand, the waiter writes demand and reads
      * L), and a barging take from L against a waiter's arrival (Dekker pair "refeed": the barger
@@ -880,9 +881,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                 if (multi) MULTI_WAITERS.getAndAdd(this, -1);
                 DEMAND.getAndAdd(this, -(long) permits);  // Dekker pair "excess", waiter side: demand written, then L read
                 try {
-                    if ((c & CLOSED) == 0
-                            && (super.availablePermits() > demand || (multiWaiters == 0 && ownsGatherRight))) {
-                        requestFeed();                     // give back what no waiter here needs now
+                    // Give back what no waiter here needs now, and, once nobody waits, disarm the watch.
+                    if ((c & CLOSED) == 0 && (demand == 0 || super.availablePermits() > demand
+                            || (multiWaiters == 0 && ownsGatherRight))) {
+                        requestFeed();
                     }
                 } finally {
                     afterChange((long) CTL.getAndAdd(this, -WAITING) - WAITING);
