@@ -159,14 +159,18 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      *   1. sets CLOSED; from then on no operation starts, and the feed does nothing;
      *   2. parks until ACTIVE is 0 (those operations are short and never wait);
      *   3. under the lock, where L is stable (only waiters' own grants change it): returns L to the
-     *      store and the gather right, then sets POOL and releases WAKE_POOL (= MAX_VALUE) into L.
-     *      L was 0, so every waiter's request fits: each wakes, takes its permits and exits.
+     *      store and the gather right, then sets POOL and fills L up to WAKE_POOL (= MAX_VALUE),
+     *      recording the permits added as `wakePool`. Every waiter's request fits: each wakes,
+     *      takes its permits and exits. L need not be 0 when the pool goes in: a waiter granted
+     *      real permits before the drain may read ctl after POOL was set and give them back to L
+     *      first; the pool is then smaller by as much (read L, release the room, and on the
+     *      overflow Error of a give-back in between, read again).
      * A waiter that acquired reads ctl: without CLOSED it returns normally; with CLOSED and
      * without POOL its permits are real (taken before step 3) and it gives them to the store; with
      * POOL they may be real or the pool's, so it gives them back to L (what does not fit is counted
      * in `keptAfterClose`), which lets the next waiter through. The last to leave (ctl ==
      * CLOSED | POOL, claimed with a CAS to FINISHED) computes what real permits remain,
-     *     real = L + keptAfterClose - WAKE_POOL,
+     *     real = L + keptAfterClose - wakePool,
      * gives them to the store and closes it. Hence no permit is created (the pool never leaves
      * this JVM: barging is impossible after step 1, and every pool permit comes back to L or the
      * count) and none is lost (every permit in L at step 3 or granted at the instant of closing
@@ -213,6 +217,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     private transient volatile long ctl;
     /** The thread in close() waiting for ACTIVE to reach 0 (volatile). */
     private transient volatile Thread closer;
+    /** The permits close() released into L to wake the waiters; guarded by lock. */
+    private transient int wakePool;
     /** Permits that waiters woken by close() could not give back to L (getAndAdd). */
     private transient volatile long keptAfterClose;
 
@@ -708,7 +714,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                 }
             } finally {
                 after = (long) CTL.getAndAdd(this, POOL) + POOL;   // before the pool: a waiter that took from it sees POOL
-                super.release(WAKE_POOL);                         // L is 0 here: wakes every waiter
+                releaseWakePool();
             }
         } finally {
             lock.unlock();
@@ -721,11 +727,30 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         }
     }
 
+    /**
+     * Fills L up to WAKE_POOL, which wakes every waiter (each request fits), and records how many
+     * permits that added. L is not necessarily 0 here: once POOL is set, a waiter granted real
+     * permits before the drain may already have given them back to L. Called under the lock, which
+     * orders the write of {@code wakePool} before finishClose's read of it.
+     */
+    private void releaseWakePool() {
+        for (;;) {
+            int room = WAKE_POOL - super.availablePermits();
+            try {
+                super.release(room);
+                wakePool = room;
+                return;
+            } catch (Error raced) {
+                // a waiter gave back between the read and the release: look again
+            }
+        }
+    }
+
     /** Run once, by the last thread to leave after close(): returns the real permits left in L. */
     private void finishClose() {
         lock.lock();
         try {
-            long real = (long) super.drainPermits() + keptAfterClose - WAKE_POOL;
+            long real = (long) super.drainPermits() + keptAfterClose - wakePool;
             if (real > 0) store.give(real);
         } finally {
             lock.unlock();
