@@ -148,13 +148,14 @@ public final class Rendezvous implements AutoCloseable {
         String mine = prefix + ProcessHandle.current().pid() + "-" + PARTICIPANTS.incrementAndGet() + ".sock";
         Directory dir = Directory.open();
         boolean handedOver = false;
+        Patience patience = new Patience();
         try {
             Path path = dir.path().resolve(mine);
             if (path.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= Native.UNIX_PATH_MAX) {
                 throw new IllegalArgumentException("name '" + name + "' makes a socket path longer than "
                         + (Native.UNIX_PATH_MAX - 1) + " bytes under " + dir.path());
             }
-            int lock = lockName(dir, prefix + "lock");
+            int lock = lockName(dir, prefix + "lock", patience);
             try {
                 Opened joined = join(kind, dir, prefix);
                 if (joined == null && !mayCreate) return null;
@@ -173,6 +174,7 @@ public final class Rendezvous implements AutoCloseable {
             }
         } finally {
             if (!handedOver) dir.close();
+            patience.end();
         }
     }
 
@@ -388,9 +390,9 @@ public final class Rendezvous implements AutoCloseable {
      *
      * @return the lock file's descriptor; closing it releases the lock
      */
-    private static int lockName(Directory dir, String lockName) {
+    private static int lockName(Directory dir, String lockName, Patience patience) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LOCK_MILLIS);
-        int fd = openLockFile(dir, lockName, deadline);
+        int fd = openLockFile(dir, lockName, deadline, patience);
         long pause = TimeUnit.MICROSECONDS.toNanos(100);
         while (!Native.tryLockExclusive(fd)) {
             if (System.nanoTime() - deadline > 0) {
@@ -398,10 +400,31 @@ public final class Rendezvous implements AutoCloseable {
                 throw new IllegalStateException("timed out after " + LOCK_MILLIS + " ms waiting for "
                         + dir.describe(lockName));
             }
-            LockSupport.parkNanos(pause);
+            patience.pause(pause);
             pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(20));
         }
         return fd;
+    }
+
+    /**
+     * The waits of one {@code open()} or {@code close()}, which are not interruptible: an interrupt is
+     * cleared before each pause, so that parking parks instead of returning at once (a spin), and
+     * given back by {@link #end()}, as {@link java.util.concurrent.Semaphore#acquireUninterruptibly()}
+     * does. Confined to one thread.
+     */
+    static final class Patience {
+        private boolean interrupted;
+
+        /** Parks for about {@code nanos} (less if interrupted meanwhile; the next pause parks again). */
+        void pause(long nanos) {
+            if (Thread.interrupted()) interrupted = true;
+            LockSupport.parkNanos(nanos);
+        }
+
+        /** Re-asserts an interrupt that a pause cleared. */
+        void end() {
+            if (interrupted) Thread.currentThread().interrupt();
+        }
     }
 
     /**
@@ -411,7 +434,7 @@ public final class Rendezvous implements AutoCloseable {
      * given its mode and group through that descriptor: anything a group member planted (a symbolic or
      * hard link to someone's file, a FIFO, a directory) is refused and left alone.
      */
-    private static int openLockFile(Directory dir, String name, long deadline) {
+    private static int openLockFile(Directory dir, String name, long deadline, Patience patience) {
         int flags = Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK | Native.O_NOCTTY;
         int mode = dir.sharedGid() < 0 ? 0600 : 0660;
         for (long pause = TimeUnit.MICROSECONDS.toNanos(100); ; pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(20))) {
@@ -433,7 +456,7 @@ public final class Rendezvous implements AutoCloseable {
                             + (st == null ? "" : " (owner uid " + st.uid() + ", group " + st.gid() + ", mode "
                             + modeString(st.permissions()) + ")") + ": a lock file must be readable by the directory's group");
                 }
-                LockSupport.parkNanos(pause);
+                patience.pause(pause);
                 continue;
             }
             try {

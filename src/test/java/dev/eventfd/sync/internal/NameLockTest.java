@@ -1,0 +1,129 @@
+package dev.eventfd.sync.internal;
+
+import dev.eventfd.sync.EventFdSemaphore;
+import dev.eventfd.sync.testutil.NamedParticipantChild;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The name's lock file, which serializes joining, creating and leaving a name: how {@code open()}
+ * waits for it.
+ *
+ * <p>{@code open()} is not interruptible (it declares no InterruptedException): a thread interrupted
+ * while it waits for the lock keeps waiting, parked rather than spinning, and returns with its
+ * interrupt status still set.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class NameLockTest {
+
+    private static final Duration PATIENCE = Duration.ofSeconds(60);
+    private static final AtomicLong NAMES = new AtomicLong();
+    private static Path dir;
+
+    @BeforeAll
+    static void socketDirectory() {
+        dir = NamedParticipantChild.newSocketDirectory();
+        System.setProperty("eventfd.sync.dir", dir.toString());
+    }
+
+    @AfterAll
+    static void removeSocketDirectory() {
+        System.clearProperty("eventfd.sync.dir");
+        NamedParticipantChild.deleteTree(dir);
+    }
+
+    private static String name(String what) {
+        return what + "-" + NAMES.incrementAndGet();
+    }
+
+    /** Takes the lock of semaphore {@code name} as another process would: flock on its lock file. */
+    private static int holdLock(String name) {
+        int fd = Native.openAt(Native.AT_FDCWD, dir.resolve("semaphore." + name + ".lock").toString(),
+                Native.O_RDONLY | Native.O_CREAT, 0600);
+        assertTrue(Native.tryLockExclusive(fd), "the lock is free");
+        return fd;
+    }
+
+    /** Fields 3 on of /proc/self/task/TID/stat: the state, then the counters. */
+    private static String[] stat(String tid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/self/task", tid, "stat"));
+        return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    }
+
+    /** The CPU time (user + system) the kernel has counted for a thread. */
+    private static long cpuMillis(String tid) throws IOException {
+        String[] f = stat(tid);
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;   // utime, stime; USER_HZ is 100
+    }
+
+    @Test
+    void anInterruptedOpenWaitsForTheLockWithoutSpinningAndReturnsWithItsInterruptStatusSet() throws Exception {
+        String name = name("interrupted");
+        EventFdSemaphore.open(name("warm-up"), 1).close();   // classes loaded, poller started
+        AtomicReference<String> tid = new AtomicReference<>();
+        int held = holdLock(name);
+        CountDownLatch waiting = new CountDownLatch(1);
+        AtomicInteger permits = new AtomicInteger(-1);
+        AtomicReference<Boolean> interruptedOnReturn = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread opener = Thread.ofPlatform().name("interrupted opener").start(() -> {
+            try {   // "<pid>/task/<tid>": the kernel's id of this thread, whose CPU time the test reads
+                tid.set(Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString());
+            } catch (IOException e) {
+                failure.set(e);
+            }
+            Thread.currentThread().interrupt();
+            waiting.countDown();
+            try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+                interruptedOnReturn.set(Thread.currentThread().isInterrupted());
+                permits.set(s.availablePermits());
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        try {
+            assertTrue(waiting.await(PATIENCE.toSeconds(), TimeUnit.SECONDS));
+            assertNull(failure.get());
+            long cpuBefore = cpuMillis(tid.get());
+            long wallBefore = System.nanoTime();
+            // A negative check: for this long the opener must stay blocked, and be asleep. A thread
+            // that spins is always running or runnable (state R); on a loaded machine it may get
+            // little CPU, so the samples of its state tell more than its CPU time does.
+            int samples = 0;
+            int asleep = 0;
+            for (long end = wallBefore + TimeUnit.SECONDS.toNanos(3); System.nanoTime() - end < 0; samples++) {
+                assertFalse(opener.join(Duration.ofMillis(15)), "open() returned while the name's lock was held");
+                if (stat(tid.get())[0].equals("S")) asleep++;
+            }
+            long cpu = cpuMillis(tid.get()) - cpuBefore;
+            long wall = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - wallBefore);
+            String seen = "an interrupted open() waiting " + wall + " ms for the lock used " + cpu
+                    + " ms of CPU and was asleep in " + asleep + " of " + samples + " samples";
+            System.out.println(seen);
+            assertTrue(asleep * 2 > samples && cpu * 2 < wall, seen + ": it spins instead of parking");
+        } finally {
+            Native.close(held);
+        }
+        assertTrue(opener.join(PATIENCE), "open() did not return once the lock was free");
+        assertNull(failure.get(), () -> "open() failed: " + failure.get());
+        assertEquals(3, permits.get(), "open() created the semaphore");
+        assertEquals(Boolean.TRUE, interruptedOnReturn.get(), "open() must return with the interrupt status still set");
+    }
+}
