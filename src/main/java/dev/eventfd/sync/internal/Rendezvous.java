@@ -31,8 +31,12 @@ import java.util.regex.Pattern;
  * object's descriptors. A newcomer takes the name's lock file ({@code flock}, polled without
  * blocking), tries the participants' sockets in turn (removing those nobody listens on any more: left
  * by a killed process), and either joins through the first that answers or, when none does, creates
- * the object. Either way it starts serving before it lets go of the lock. So the name keeps working as
- * long as any participant lives, whoever created it, and is created afresh once all have gone.
+ * the object. Either way it starts serving before it lets go of the lock. A participant leaves
+ * ({@link #close()}, also run when its owner becomes unreachable) under the same lock, so a joiner never
+ * finds one half gone. One killed while a joiner is connected hangs up unanswered: the joiner asks it
+ * again, until its listener refuses (then its socket is removed) or {@value #RESPONSE_MILLIS} ms have
+ * passed. So the name keeps working as long as any participant lives, whoever created it, and is
+ * created afresh once all have gone.
  *
  * <p>The directory is {@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <tmpdir>/eventfd-sync-<uid>},
  * created 0700 and refused unless it is owned by this user with no access for others (the
@@ -95,6 +99,9 @@ public final class Rendezvous implements AutoCloseable {
     private final Directory dir;
     /** The socket's name in {@link #dir}. */
     private final String socketName;
+    /** The name's lock file in {@link #dir}: leaving takes it, as joining does. */
+    private final String lockName;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
     private final UnixSocket listener;
     private final int ownUid;
     /** The group whose members are answered too (a shared directory), or -1. */
@@ -102,12 +109,14 @@ public final class Rendezvous implements AutoCloseable {
     private final Thread server;
 
     /** Takes {@code dir}: it is closed with this participant, or here if serving cannot start. */
-    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Directory dir, String socketName, int ownUid) {
+    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Directory dir, String socketName,
+                       String lockName, int ownUid) {
         this.kind = kind;
         this.descriptors = descriptors;
         this.initial = initial;
         this.dir = dir;
         this.socketName = socketName;
+        this.lockName = lockName;
         this.ownUid = ownUid;
         this.sharedGid = dir.sharedGid();
         Path path = dir.path().resolve(socketName);
@@ -157,12 +166,12 @@ public final class Rendezvous implements AutoCloseable {
             }
             int lock = lockName(dir, prefix + "lock", patience);
             try {
-                Opened joined = join(kind, dir, prefix);
+                Opened joined = join(kind, dir, prefix, patience);
                 if (joined == null && !mayCreate) return null;
                 EventFd[] fds = joined != null ? joined.descriptors() : create.get();
                 int init = joined != null ? joined.initial() : initial;
                 try {
-                    Rendezvous participant = new Rendezvous(kind, fds, init, dir, mine, uid);
+                    Rendezvous participant = new Rendezvous(kind, fds, init, dir, mine, prefix + "lock", uid);
                     handedOver = true;
                     return new Opened(fds, init, joined == null, participant);
                 } catch (RuntimeException | Error e) {
@@ -197,21 +206,39 @@ public final class Rendezvous implements AutoCloseable {
 
     /**
      * Stops serving once {@code owner} is unreachable (it was never closed): the server then lets go
-     * of the descriptors, whose own cleaners close them. The action holds this participant only.
+     * of the descriptors, whose own cleaners close them. The action holds this participant only; it
+     * runs on a virtual thread of its own, since leaving waits for the name's lock and the cleaner
+     * thread is shared.
      */
     public void closeWhenUnreachable(Object owner) {
-        NativeFd.CLEANER.register(owner, this::close);
+        NativeFd.CLEANER.register(owner, () -> Thread.ofVirtual().name("eventfd-sync leaving " + socketName)
+                .start(this::close));
     }
 
-    /** Stops serving and removes this participant's socket; the descriptors are the owner's to close. */
+    /**
+     * Stops serving and removes this participant's socket, holding the name's lock as a joiner does:
+     * a joiner never finds this participant half gone (connected, then hung up on). If the lock cannot
+     * be had (it is held longer than {@value #LOCK_MILLIS} ms, or the lock file went bad), the
+     * participant leaves anyway; a joiner that then finds it hung up asks again and finds it gone. The
+     * descriptors are the owner's to close.
+     */
     @Override
     public void close() {
-        if (listener.isClosed()) return;
-        listener.close();                 // the server wakes with CLOSED and ends
+        if (!closed.compareAndSet(false, true)) return;
+        Patience patience = new Patience();
+        int lock = -1;
         try {
+            try {
+                lock = lockName(dir, lockName, patience);
+            } catch (RuntimeException unavailable) {
+                // leave without it, as described above
+            }
+            listener.close();             // the server wakes with CLOSED and ends
             Native.unlinkAt(dir.fd(), socketName);
         } finally {
+            if (lock >= 0) Native.close(lock);
             dir.close();
+            patience.end();
         }
     }
 
@@ -525,26 +552,40 @@ public final class Rendezvous implements AutoCloseable {
      * @throws IllegalStateException if participants are alive but none answered: creating the object
      *                               afresh then would split the name in two
      */
-    private static Opened join(Kind kind, Directory dir, String prefix) {
+    private static Opened join(Kind kind, Directory dir, String prefix, Patience patience) {
         List<String> silent = new ArrayList<>();
         for (String socket : sockets(dir, prefix)) {
-            UnixSocket s;
-            try {
-                s = UnixSocket.connect(dir.path().resolve(socket));
-            } catch (IllegalStateException busy) {
-                silent.add(busy.getMessage());
-                continue;
-            }
-            if (s == null) {
-                Native.unlinkAt(dir.fd(), socket);   // left by a participant that died; we hold the name's lock
-                continue;
-            }
-            try (s) {
-                return request(kind, s);
-            } catch (ProtocolException e) {
-                throw e;                       // a live server that speaks another protocol: say so
-            } catch (RuntimeException e) {
-                silent.add(socket + ": " + e.getMessage());   // alive, but no answer: try the next
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS);
+            long pause = TimeUnit.MILLISECONDS.toNanos(1);
+            for (;;) {
+                UnixSocket s;
+                try {
+                    s = UnixSocket.connect(dir.path().resolve(socket));
+                } catch (IllegalStateException busy) {
+                    silent.add(busy.getMessage());
+                    break;
+                }
+                if (s == null) {
+                    Native.unlinkAt(dir.fd(), socket);   // left by a participant that died; we hold the name's lock
+                    break;
+                }
+                try (s) {
+                    return request(kind, s, deadline);
+                } catch (ProtocolException e) {
+                    throw e;                       // a live server that speaks another protocol: say so
+                } catch (HungUp e) {
+                    // Accepted (or queued) and hung up on unanswered: the participant is dying, and its
+                    // listener refuses the next connect, or it dropped this connection. Ask again.
+                    if (System.nanoTime() - deadline > 0) {
+                        silent.add(socket + ": " + e.getMessage());
+                        break;
+                    }
+                    patience.pause(pause);
+                    pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(50));
+                } catch (RuntimeException e) {
+                    silent.add(socket + ": " + e.getMessage());   // alive, but no answer: try the next
+                    break;
+                }
             }
         }
         if (!silent.isEmpty()) {
@@ -563,7 +604,21 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
+    /** The server ended the connection without answering (end of stream, or reset). */
+    static final class HungUp extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        HungUp() {
+            super("hung up without answering");
+        }
+    }
+
     static Opened request(Kind kind, UnixSocket s) {
+        return request(kind, s, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS));
+    }
+
+    /** Sends a request on {@code s} and takes the answer, waiting until {@code deadline} at most. */
+    static Opened request(Kind kind, UnixSocket s, long deadline) {
         byte[] req = ByteBuffer.allocate(REQUEST_BYTES).order(ByteOrder.nativeOrder())
                 .putInt(MAGIC).putShort((short) VERSION).put((byte) kind.code).put((byte) 0).array();
         long sent = s.send(req);
@@ -571,7 +626,6 @@ public final class Rendezvous implements AutoCloseable {
         if (sent != REQUEST_BYTES && sent != -Native.EPIPE && sent != -Native.ECONNRESET) {
             throw new IllegalStateException("could not send the request");
         }
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS);
         Native.Received r;
         while ((r = s.receive(RESPONSE_BYTES * 2, kind.semaphoreMode.length + 1)) == null) {
             if (Poller.shared().await(s, true, deadline, false) == Poller.Outcome.TIMED_OUT) {
@@ -580,6 +634,7 @@ public final class Rendezvous implements AutoCloseable {
         }
         int[] fds = r.fds();
         try {
+            if (r.data().length == 0) throw new HungUp();
             if (r.data().length < RESPONSE_BYTES) {
                 throw new IllegalStateException("short answer: " + r.data().length + " bytes");
             }

@@ -26,6 +26,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The name's lock file, which serializes joining, creating and leaving a name: how {@code open()}
  * waits for it.
  *
+ * <p>Joining, creating and leaving are serialized by it: two threads that open and close one name in
+ * a loop never see a participant half gone (an {@code open()} that fails because the participant it
+ * asked closed meanwhile), and never see the name split (two objects of one name at once: both would
+ * hand out the one permit).
+ *
  * <p>{@code open()} is not interruptible (it declares no InterruptedException): a thread interrupted
  * while it waits for the lock keeps waiting, parked rather than spinning, and returns with its
  * interrupt status still set.
@@ -125,5 +130,39 @@ class NameLockTest {
         assertNull(failure.get(), () -> "open() failed: " + failure.get());
         assertEquals(3, permits.get(), "open() created the semaphore");
         assertEquals(Boolean.TRUE, interruptedOnReturn.get(), "open() must return with the interrupt status still set");
+    }
+
+    @Test
+    void openAndCloseOfOneNameRacingInTwoThreadsNeverFailAndNeverSplitTheName() throws Exception {
+        String name = name("race");
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+        AtomicInteger opens = new AtomicInteger();
+        AtomicInteger holders = new AtomicInteger();
+        AtomicInteger split = new AtomicInteger();
+        java.util.Queue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        Runnable loop = () -> {
+            for (int i = 0; i < 3000 && System.nanoTime() - until < 0; i++) {
+                try (EventFdSemaphore s = EventFdSemaphore.open(name, 1)) {
+                    opens.incrementAndGet();
+                    if (s.tryAcquire()) {
+                        // while this one is open the name exists: nobody else can hold its one permit
+                        if (holders.incrementAndGet() > 1) split.incrementAndGet();
+                        holders.decrementAndGet();
+                        s.release();
+                    }
+                } catch (Throwable t) {
+                    failures.add(t);
+                }
+            }
+        };
+        Thread a = Thread.ofPlatform().name("racer a").start(loop);
+        Thread b = Thread.ofPlatform().name("racer b").start(loop);
+        assertTrue(a.join(PATIENCE) & b.join(PATIENCE), "the racers did not finish");
+        assertTrue(opens.get() > 100, "only " + opens.get() + " opens");
+        assertTrue(failures.isEmpty(), () -> failures.size() + " of " + (opens.get() + failures.size())
+                + " opens failed, the first: " + failures.peek());
+        assertEquals(0, split.get(), "two objects of one name held its one permit at once");
+        assertEquals(java.util.List.of(), NamedParticipantChild.sockets(dir, "semaphore", name),
+                "closed participants left sockets");
     }
 }

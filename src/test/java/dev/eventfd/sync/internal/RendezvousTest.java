@@ -330,6 +330,34 @@ class RendezvousTest {
         }
     }
 
+    @Test
+    void aParticipantThatDiesWhileAJoinerIsConnectedIsTakenForDeadAndTheNameCreatedAfresh() throws Exception {
+        // A process killed (or closing) while a joiner is connected: its listener goes, the joiner's
+        // connection ends unanswered (accepted and closed, or reset in the backlog), the file stays.
+        for (boolean accepts : new boolean[] {true, false}) {
+            String name = name(accepts ? "dies-accepted" : "dies-in-backlog");
+            Path path = dir.resolve("semaphore." + name + ".4194304-" + NAMES.incrementAndGet() + ".sock");
+            UnixSocket listener = UnixSocket.listen(path, 8);
+            Thread dying = Thread.ofVirtual().name("dying participant").start(() -> {
+                UnixSocket c = null;
+                while (accepts && (c = listener.accept()) == null) {
+                    Poller.shared().await(listener, false, 0, false);
+                }
+                if (!accepts) Poller.shared().await(listener, false, 0, false);   // a connection is queued
+                listener.close();           // the listener goes first, then the connection, unanswered
+                if (c != null) c.close();
+            });
+            try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+                assertEquals(3, s.availablePermits(), "created afresh");
+                assertFalse(Files.exists(path), "the dead participant's socket was not removed");
+            } finally {
+                listener.close();
+                Native.unlink(path.toString());
+            }
+            assertTrue(dying.join(PATIENCE));
+        }
+    }
+
     // ------------------------------------------------------------------ fake servers
 
     /**
