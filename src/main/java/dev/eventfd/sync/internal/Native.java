@@ -939,10 +939,28 @@ public final class Native {
         }
     }
 
-    /** {@code flock(fd, LOCK_EX | LOCK_NB)}: never waits. @return whether the lock was taken */
+    /**
+     * {@code flock(fd, LOCK_EX | LOCK_NB)}: never waits. Polled by lock waiters, so it takes its
+     * scratch memory from the pool, as the counter calls do.
+     *
+     * @return whether the lock was taken
+     */
     static boolean tryLockExclusive(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = scratch(arena);
+        int slot = claimSlot();
+        if (slot < 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                return tryLockExclusive(fd, scratch(arena));
+            }
+        }
+        try {
+            return tryLockExclusive(fd, POOL[slot]);
+        } finally {
+            freeSlot(slot);
+        }
+    }
+
+    private static boolean tryLockExclusive(int fd, MemorySegment s) {
+        try {
             if ((int) FLOCK.invokeExact(captureState(s), fd, LOCK_EX | LOCK_NB) == 0) return true;
             int e = errno(s);
             if (e == EAGAIN || e == EINTR) return false;

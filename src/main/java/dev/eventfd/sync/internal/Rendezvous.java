@@ -36,7 +36,10 @@ import java.util.regex.Pattern;
  * finds one half gone. One killed while a joiner is connected hangs up unanswered: the joiner asks it
  * again, until its listener refuses (then its socket is removed) or {@value #RESPONSE_MILLIS} ms have
  * passed. So the name keeps working as long as any participant lives, whoever created it, and is
- * created afresh once all have gone.
+ * created afresh once all have gone. Whoever releases the lock when no socket of the name is left
+ * (the last participant leaving, an {@code openExisting} that found nobody) first removes the lock
+ * file, so names leave nothing behind; a waiter that then gets the removed file sees that the
+ * directory no longer names it and starts again with the current one.
  *
  * <p>The directory is {@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <tmpdir>/eventfd-sync-<uid>},
  * created 0700 and refused unless it is owned by this user with no access for others (the
@@ -99,6 +102,8 @@ public final class Rendezvous implements AutoCloseable {
     private final Directory dir;
     /** The socket's name in {@link #dir}. */
     private final String socketName;
+    /** The prefix of the name's files in {@link #dir}: its sockets and, with "lock", its lock file. */
+    private final String prefix;
     /** The name's lock file in {@link #dir}: leaving takes it, as joining does. */
     private final String lockName;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
@@ -109,14 +114,15 @@ public final class Rendezvous implements AutoCloseable {
     private final Thread server;
 
     /** Takes {@code dir}: it is closed with this participant, or here if serving cannot start. */
-    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Directory dir, String socketName,
-                       String lockName, int ownUid) {
+    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Directory dir, String prefix,
+                       String socketName, int ownUid) {
         this.kind = kind;
         this.descriptors = descriptors;
         this.initial = initial;
         this.dir = dir;
         this.socketName = socketName;
-        this.lockName = lockName;
+        this.prefix = prefix;
+        this.lockName = prefix + "lock";
         this.ownUid = ownUid;
         this.sharedGid = dir.sharedGid();
         Path path = dir.path().resolve(socketName);
@@ -171,7 +177,7 @@ public final class Rendezvous implements AutoCloseable {
                 EventFd[] fds = joined != null ? joined.descriptors() : create.get();
                 int init = joined != null ? joined.initial() : initial;
                 try {
-                    Rendezvous participant = new Rendezvous(kind, fds, init, dir, mine, prefix + "lock", uid);
+                    Rendezvous participant = new Rendezvous(kind, fds, init, dir, prefix, mine, uid);
                     handedOver = true;
                     return new Opened(fds, init, joined == null, participant);
                 } catch (RuntimeException | Error e) {
@@ -179,7 +185,7 @@ public final class Rendezvous implements AutoCloseable {
                     throw e;
                 }
             } finally {
-                Native.close(lock);           // releases the flock
+                unlock(dir, prefix + "lock", prefix, lock);
             }
         } finally {
             if (!handedOver) dir.close();
@@ -236,7 +242,7 @@ public final class Rendezvous implements AutoCloseable {
             listener.close();             // the server wakes with CLOSED and ends
             Native.unlinkAt(dir.fd(), socketName);
         } finally {
-            if (lock >= 0) Native.close(lock);
+            if (lock >= 0) unlock(dir, lockName, prefix, lock);
             dir.close();
             patience.end();
         }
@@ -413,24 +419,53 @@ public final class Rendezvous implements AutoCloseable {
     }
 
     /**
-     * Takes the name's lock file, polling {@code flock(LOCK_NB)} with parking between tries.
+     * Takes the name's lock: {@code flock} on the lock file that the directory names, polled without
+     * blocking with parking between tries. A lock file can be removed by the last participant to leave
+     * while others wait for it ({@link #unlock}); a waiter that then gets it holds a file nobody else
+     * will lock again, so once it has the lock it checks that the directory still names that file,
+     * and else starts again with the current one.
      *
-     * @return the lock file's descriptor; closing it releases the lock
+     * @return the lock file's descriptor; {@link #unlock} releases it
      */
     private static int lockName(Directory dir, String lockName, Patience patience) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LOCK_MILLIS);
-        int fd = openLockFile(dir, lockName, deadline, patience);
-        long pause = TimeUnit.MICROSECONDS.toNanos(100);
-        while (!Native.tryLockExclusive(fd)) {
-            if (System.nanoTime() - deadline > 0) {
-                Native.close(fd);
-                throw new IllegalStateException("timed out after " + LOCK_MILLIS + " ms waiting for "
-                        + dir.describe(lockName));
+        for (;;) {
+            int fd = openLockFile(dir, lockName, deadline, patience);
+            boolean held = false;
+            try {
+                long pause = TimeUnit.MICROSECONDS.toNanos(100);
+                while (!Native.tryLockExclusive(fd)) {
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new IllegalStateException("timed out after " + LOCK_MILLIS + " ms waiting for "
+                                + dir.describe(lockName));
+                    }
+                    patience.pause(pause);
+                    pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(20));
+                }
+                held = Native.fstat(fd).sameFile(Native.lstatAt(dir.fd(), lockName));
+                if (held) return fd;
+            } finally {
+                if (!held) Native.close(fd);
             }
-            patience.pause(pause);
-            pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(20));
         }
-        return fd;
+    }
+
+    /**
+     * Releases the name's lock, first removing the lock file when no socket of the name is left: the
+     * last participant has gone (or none came), and the name leaves nothing behind. Only the holder
+     * removes it, and only while it is still the file the directory names. One that cannot be removed
+     * (a member's, in a sticky directory) stays, harmlessly.
+     */
+    private static void unlock(Directory dir, String lockName, String prefix, int fd) {
+        try {
+            if (sockets(dir, prefix).isEmpty() && Native.fstat(fd).sameFile(Native.lstatAt(dir.fd(), lockName))) {
+                Native.unlinkAt(dir.fd(), lockName);
+            }
+        } catch (RuntimeException housekeepingOnly) {
+            // the lock is released below all the same
+        } finally {
+            Native.close(fd);             // releases the flock
+        }
     }
 
     /**
@@ -486,18 +521,21 @@ public final class Rendezvous implements AutoCloseable {
                 patience.pause(pause);
                 continue;
             }
+            boolean checked = false;
             try {
-                checkLockFile(dir, name, fd, mode);
-                return fd;
-            } catch (RuntimeException | Error e) {
-                Native.close(fd);
-                throw e;
+                checked = checkLockFile(dir, name, fd, mode);
+            } finally {
+                if (!checked) Native.close(fd);
             }
+            if (checked) return fd;
+            // removed between the open and the check (by the last participant leaving): open again
         }
     }
 
-    private static void checkLockFile(Directory dir, String name, int fd, int mode) {
+    /** @return false if the file has no link any more (it was removed after it was opened) */
+    private static boolean checkLockFile(Directory dir, String name, int fd, int mode) {
         Native.FileStatus st = Native.fstat(fd);
+        if (st.links() == 0 && st.type() == Native.S_IFREG) return false;
         if (st.type() != Native.S_IFREG) {
             throw new IllegalStateException(dir.describe(name) + " is not a regular file (" + typeName(st.type())
                     + "): a lock file must be one; remove it");
@@ -508,12 +546,13 @@ public final class Rendezvous implements AutoCloseable {
         }
         int uid = currentUid();
         if (st.uid() != uid) {
-            if (dir.sharedGid() >= 0) return;       // a member's: it is only locked, never changed
+            if (dir.sharedGid() >= 0) return true;  // a member's: it is only locked, never changed
             throw new IllegalStateException(dir.describe(name) + " is owned by uid " + st.uid()
                     + ", not this user: in a private directory every lock file is this user's; remove it");
         }
         if (st.permissions() != mode) Native.fchmod(fd, mode);      // the umask may have taken bits
         if (dir.sharedGid() >= 0 && st.gid() != dir.sharedGid()) Native.fchgrp(fd, dir.sharedGid());
+        return true;
     }
 
     private static String typeName(int type) {

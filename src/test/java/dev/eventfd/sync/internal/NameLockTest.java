@@ -31,6 +31,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * asked closed meanwhile), and never see the name split (two objects of one name at once: both would
  * hand out the one permit).
  *
+ * <p>The lock file goes when the name does: the last participant to leave removes it (as does an
+ * {@code openExisting()} that finds nobody), so names leave nothing behind. A joiner that was
+ * waiting for a lock file that is removed meanwhile locks a file nobody else will lock again: once it
+ * has it, it sees that the directory no longer names it and starts again with the current one.
+ *
  * <p>{@code open()} is not interruptible (it declares no InterruptedException): a thread interrupted
  * while it waits for the lock keeps waiting, parked rather than spinning, and returns with its
  * interrupt status still set.
@@ -60,10 +65,21 @@ class NameLockTest {
 
     /** Takes the lock of semaphore {@code name} as another process would: flock on its lock file. */
     private static int holdLock(String name) {
-        int fd = Native.openAt(Native.AT_FDCWD, dir.resolve("semaphore." + name + ".lock").toString(),
-                Native.O_RDONLY | Native.O_CREAT, 0600);
+        int fd = Native.openAt(Native.AT_FDCWD, lockFile(name).toString(), Native.O_RDONLY | Native.O_CREAT, 0600);
         assertTrue(Native.tryLockExclusive(fd), "the lock is free");
         return fd;
+    }
+
+    private static Path lockFile(String name) {
+        return dir.resolve("semaphore." + name + ".lock");
+    }
+
+    /** Everything in the socket directory that belongs to semaphore {@code name}. */
+    private static java.util.List<String> filesOf(String name) throws IOException {
+        try (var all = Files.list(dir)) {
+            return all.map(p -> p.getFileName().toString()).filter(f -> f.startsWith("semaphore." + name + "."))
+                    .sorted().toList();
+        }
     }
 
     /** Fields 3 on of /proc/self/task/TID/stat: the state, then the counters. */
@@ -164,5 +180,67 @@ class NameLockTest {
         assertEquals(0, split.get(), "two objects of one name held its one permit at once");
         assertEquals(java.util.List.of(), NamedParticipantChild.sockets(dir, "semaphore", name),
                 "closed participants left sockets");
+    }
+
+    @Test
+    void theLastParticipantToLeaveRemovesTheLockFileAndNamesLeaveNothingBehind() throws Exception {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            String name = name("many");
+            names.add(name);
+            EventFdSemaphore.open(name, 1).close();
+        }
+        for (String name : names) assertEquals(java.util.List.of(), filesOf(name), name);
+
+        String name = name("two");
+        EventFdSemaphore first = EventFdSemaphore.open(name, 2);
+        try (EventFdSemaphore second = EventFdSemaphore.open(name, 9)) {
+            assertEquals(2, second.availablePermits());
+            first.close();
+            assertTrue(Files.exists(lockFile(name)), "the lock file went while a participant was left");
+        }
+        assertEquals(java.util.List.of(), filesOf(name), "the last participant left files behind");
+
+        String nobody = name("nobody");
+        assertNull(EventFdSemaphore.openExisting(nobody));
+        assertEquals(java.util.List.of(), filesOf(nobody), "openExisting() of an unused name left files behind");
+    }
+
+    @Test
+    void aJoinerThatLockedALockFileRemovedMeanwhileStartsAgainWithTheCurrentOne() throws Exception {
+        String name = name("removed");
+        EventFdSemaphore.open(name("warm-up"), 1).close();
+        int old = holdLock(name);                  // as a participant that is leaving holds it
+        AtomicInteger permits = new AtomicInteger(-1);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread joiner = Thread.ofPlatform().name("joiner").start(() -> {
+            try (EventFdSemaphore s = EventFdSemaphore.open(name, 4)) {
+                permits.set(s.availablePermits());
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        int current = -1;
+        try {
+            assertFalse(joiner.join(Duration.ofMillis(300)), "open() did not wait for the held lock");
+            // the leaving participant removes the file while it holds it; someone else makes a new
+            // one at once and holds that: the waiting joiner must not take the old one for the lock
+            Native.unlink(lockFile(name).toString());
+            current = holdLock(name);
+            Native.close(old);
+            old = -1;
+            // a negative check: for 3 s the joiner must neither return nor start serving
+            for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(3); System.nanoTime() - end < 0; ) {
+                assertFalse(joiner.join(Duration.ofMillis(50)) || !NamedParticipantChild.sockets(dir, "semaphore", name).isEmpty(),
+                        "open() went ahead holding a lock file that was no longer the name's");
+            }
+        } finally {
+            if (old >= 0) Native.close(old);
+            if (current >= 0) Native.close(current);
+        }
+        assertTrue(joiner.join(PATIENCE), "open() did not return once the current lock was free");
+        assertNull(failure.get(), () -> "open() failed: " + failure.get());
+        assertEquals(4, permits.get());
+        assertEquals(java.util.List.of(), filesOf(name));
     }
 }
