@@ -10,6 +10,7 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
@@ -27,9 +28,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * by {@link EventFdSemaphore#open}, {@link EventFdLatch#open} and {@link EventFdLock#open} with an
  * IllegalArgumentException naming the problem, before anything is created in the socket directory; a
  * name of exactly 64 characters works; a name that would make too long a socket path is refused; a
- * socket directory that is open to others is refused; negative counts are refused. And leftovers of
- * dead processes in the directory (a socket file nobody listens on, or a plain file with a socket's
- * name) are removed and the name created.
+ * socket directory that is open to others is refused; negative counts are refused. And the socket a
+ * dead process left in the directory (nobody listens on it) is removed and the name created; what is
+ * not a socket (a regular file, a directory, a symbolic link with a socket's name) is left alone,
+ * never followed, and never stops the name from working.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class NamedBadInputTest extends NamedObjectsTest {
@@ -193,15 +195,43 @@ class NamedBadInputTest extends NamedObjectsTest {
     }
 
     @Test
-    void aRegularFileWithASocketNameIsReplaced() throws Exception {
+    void aRegularFileWithASocketsNameIsLeftAloneAndTheNameStillWorks() throws Exception {
         String name = name("stale-file");
-        Path stale = Files.writeString(dir.resolve("latch." + name + ".123-1.sock"), "not a socket");
+        Path file = Files.writeString(dir.resolve("latch." + name + ".123-1.sock"), "not a socket");
         try (EventFdLatch l = EventFdLatch.open(name, 2)) {
             assertEquals(2, l.getCount());
-            assertFalse(Files.exists(stale), "the plain file was not removed");
             try (EventFdLatch joined = EventFdLatch.open(name, 5)) {
-                assertEquals(2, joined.getCount(), "the replacement serves");
+                assertEquals(2, joined.getCount(), "the second open must join the first");
             }
+        }
+        assertEquals("not a socket", Files.readString(file), "a file that is not a socket was changed or removed");
+    }
+
+    @Test
+    void aDirectoryWithASocketsNameIsLeftAloneAndTheNameStillWorks() throws Exception {
+        String name = name("stale-dir");
+        Path sub = Files.createDirectory(dir.resolve("semaphore." + name + ".77-7.sock"));
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3); EventFdSemaphore t = EventFdSemaphore.open(name, 8)) {
+            assertEquals(3, t.availablePermits(), "the second open must join the first");
+        }
+        assertTrue(Files.isDirectory(sub, LinkOption.NOFOLLOW_LINKS), "a directory with a socket's name was removed");
+    }
+
+    @Test
+    void aSymbolicLinkWithASocketsNameIsNeverFollowed() throws Exception {
+        // a link planted where a participant's socket would be, to another name's live socket: a
+        // joiner that followed it would join the wrong object
+        String other = name("other");
+        String name = name("linked");
+        try (EventFdSemaphore o = EventFdSemaphore.open(other, 5)) {
+            Path target = NamedParticipantChild.sockets(dir, "semaphore", other).getFirst();
+            Path link = Files.createSymbolicLink(dir.resolve("semaphore." + name + ".55-5.sock"), target);
+            try (EventFdSemaphore s = EventFdSemaphore.open(name, 1)) {
+                assertEquals(1, s.availablePermits(), "open() followed a link to another name's socket");
+                assertEquals(5, o.availablePermits());
+            }
+            assertTrue(Files.isSymbolicLink(link), "the link was removed");
+            assertEquals(target, Files.readSymbolicLink(link));
         }
     }
 

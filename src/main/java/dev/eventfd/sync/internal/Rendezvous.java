@@ -41,6 +41,13 @@ import java.util.regex.Pattern;
  * file, so names leave nothing behind; a waiter that then gets the removed file sees that the
  * directory no longer names it and starts again with the current one.
  *
+ * <p>Every file in the directory is reached relative to the directory's descriptor and never through
+ * a symbolic link: a socket is opened {@code O_PATH | O_NOFOLLOW}, checked to be a socket, connected to
+ * through its {@code /proc/self/fd} link, and removed only while the directory still names it; an
+ * entry with a socket's name that is not a socket (a regular file, a directory, a link) is left
+ * alone. The lock file is opened {@code O_NOFOLLOW}, created {@code O_CREAT | O_EXCL}, checked with
+ * {@code fstat} (a regular file with one link) and changed only through its descriptor.
+ *
  * <p>The directory is {@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <tmpdir>/eventfd-sync-<uid>},
  * created 0700 and refused unless it is owned by this user with no access for others (the
  * {@code eventfd.sync.dir} system property overrides it). Sockets are 0600. A server checks each
@@ -200,7 +207,7 @@ public final class Rendezvous implements AutoCloseable {
         String prefix = kind.label + "." + name + ".";
         try (Directory dir = Directory.open()) {
             for (String socket : sockets(dir, prefix)) {
-                UnixSocket s = UnixSocket.connect(dir.path().resolve(socket));
+                UnixSocket s = connect(dir, socket, false);
                 if (s == null) continue;
                 s.close();
                 String rest = socket.substring(prefix.length());
@@ -567,19 +574,64 @@ public final class Rendezvous implements AutoCloseable {
         };
     }
 
-    /** The names in {@code dir} of the sockets of the name whose files begin with {@code prefix}. */
+    /**
+     * The names in {@code dir} of the sockets of the name whose files begin with {@code prefix}: the
+     * entries that match the pattern and are sockets (examined without following links). Anything
+     * else with such a name (a regular file, a directory, a link) is none of this library's, and is
+     * left alone.
+     */
     private static List<String> sockets(Directory dir, String prefix) {
         List<String> found = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/proc/self/fd/" + dir.fd()),
                 prefix.replace("[", "\\[") + "*.sock")) {
             for (Path p : ds) {
                 String file = p.getFileName().toString();
-                if (file.substring(prefix.length()).matches("[0-9]+-[0-9]+\\.sock")) found.add(file);
+                if (!file.substring(prefix.length()).matches("[0-9]+-[0-9]+\\.sock")) continue;
+                Native.FileStatus st = Native.lstatAt(dir.fd(), file);
+                if (st != null && st.type() == Native.S_IFSOCK) found.add(file);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + dir.path(), e);
         }
         return found;
+    }
+
+    /**
+     * Opens a socket file of the directory {@code O_PATH | O_NOFOLLOW} (a link is never followed).
+     *
+     * @return the descriptor, or -1 if the entry is gone or is not a socket
+     */
+    private static int openSocketFile(Directory dir, String name) {
+        int fd = Native.openAt(dir.fd(), name, Native.O_PATH | Native.O_NOFOLLOW, 0, Native.ENOENT);
+        if (fd < 0) return -1;
+        boolean socket = false;
+        try {
+            socket = Native.fstat(fd).type() == Native.S_IFSOCK;
+        } finally {
+            if (!socket) Native.close(fd);
+        }
+        return fd;
+    }
+
+    /**
+     * Connects to the socket file {@code name}; removes it if nobody listens on it any more (a
+     * participant that died left it), provided the directory still names the same file.
+     *
+     * @return a connected socket, or {@code null} if there is no live socket by that name
+     * @throws IllegalStateException if a listener is there but its backlog is full
+     */
+    private static UnixSocket connect(Directory dir, String name, boolean removeDead) {
+        int file = openSocketFile(dir, name);
+        if (file < 0) return null;
+        try {
+            UnixSocket s = UnixSocket.connectThrough(file, dir.describe(name));
+            if (s == null && removeDead && Native.fstat(file).sameFile(Native.lstatAt(dir.fd(), name))) {
+                Native.unlinkAt(dir.fd(), name);   // EPERM: another member's, in a sticky directory; it stays
+            }
+            return s;
+        } finally {
+            Native.close(file);
+        }
     }
 
     // ------------------------------------------------------------------ client
@@ -599,15 +651,12 @@ public final class Rendezvous implements AutoCloseable {
             for (;;) {
                 UnixSocket s;
                 try {
-                    s = UnixSocket.connect(dir.path().resolve(socket));
+                    s = connect(dir, socket, true);   // we hold the name's lock: a dead one's is removed
                 } catch (IllegalStateException busy) {
                     silent.add(busy.getMessage());
                     break;
                 }
-                if (s == null) {
-                    Native.unlinkAt(dir.fd(), socket);   // left by a participant that died; we hold the name's lock
-                    break;
-                }
+                if (s == null) break;
                 try (s) {
                     return request(kind, s, deadline);
                 } catch (ProtocolException e) {

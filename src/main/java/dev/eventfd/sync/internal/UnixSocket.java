@@ -30,13 +30,30 @@ public final class UnixSocket extends NativeFd {
      * @throws IllegalStateException if a listener is there but its backlog is full
      */
     static UnixSocket connect(Path path) {
+        return connect(path.toString(), path.toString());
+    }
+
+    /**
+     * Connects to the socket file that {@code opathFd} (an {@code O_PATH} descriptor) refers to,
+     * through its {@code /proc/self/fd} link: whatever the length of the file's own path, and without
+     * looking the path up again.
+     *
+     * @param shown the file's path, for messages
+     * @return a connected socket, or {@code null} if nobody listens on it
+     * @throws IllegalStateException if a listener is there but its backlog is full
+     */
+    static UnixSocket connectThrough(int opathFd, String shown) {
+        return connect("/proc/self/fd/" + opathFd, shown);
+    }
+
+    private static UnixSocket connect(String path, String shown) {
         UnixSocket s = new UnixSocket(Native.unixSocket());
         try {
-            int r = Native.connect(s.begin(), path.toString());
+            int r = Native.connect(s.begin(), path);
             s.end();
             if (r == 0) return s;
             s.close();
-            if (r == -Native.EAGAIN) throw new IllegalStateException(path + " is alive but its backlog is full");
+            if (r == -Native.EAGAIN) throw new IllegalStateException(shown + " is alive but its backlog is full");
             return null;
         } catch (RuntimeException | Error e) {
             s.close();
