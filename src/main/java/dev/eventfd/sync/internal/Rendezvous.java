@@ -64,7 +64,9 @@ import java.util.regex.Pattern;
  *                      + SCM_RIGHTS: the object's descriptors when status is OK
  * </pre>
  * A server closes connections that send fewer bytes than a request within {@value #REQUEST_MILLIS}
- * ms, and answers BAD_REQUEST to more bytes or a wrong magic, VERSION to another version (with its
+ * ms, keeps at most {@value #SLOW_CLIENTS} such connections waiting (beyond that, a connection whose
+ * request has not arrived when it is accepted is closed unanswered; a joiner that is hung up on, or
+ * finds the backlog full, asks again until {@value #RESPONSE_MILLIS} ms have passed), and answers BAD_REQUEST to more bytes or a wrong magic, VERSION to another version (with its
  * own in the version field) and KIND to another kind.
  */
 public final class Rendezvous implements AutoCloseable {
@@ -96,6 +98,8 @@ public final class Rendezvous implements AutoCloseable {
     static final long REQUEST_MILLIS = 2_000;
     static final long RESPONSE_MILLIS = 5_000;
     static final long LOCK_MILLIS = 30_000;
+    /** Connections a participant keeps waiting for their request at a time; see {@link #serve}. */
+    static final int SLOW_CLIENTS = 16;
 
     /** Longest name accepted. */
     public static final int MAX_NAME = 64;
@@ -114,6 +118,8 @@ public final class Rendezvous implements AutoCloseable {
     /** The name's lock file in {@link #dir}: leaving takes it, as joining does. */
     private final String lockName;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Connections being waited on for their request; see {@link #serve}. */
+    private final java.util.concurrent.atomic.AtomicInteger slowClients = new java.util.concurrent.atomic.AtomicInteger();
     private final UnixSocket listener;
     private final int ownUid;
     /** The group whose members are answered too (a shared directory), or -1. */
@@ -207,9 +213,13 @@ public final class Rendezvous implements AutoCloseable {
         String prefix = kind.label + "." + name + ".";
         try (Directory dir = Directory.open()) {
             for (String socket : sockets(dir, prefix)) {
-                UnixSocket s = connect(dir, socket, false);
-                if (s == null) continue;
-                s.close();
+                try {
+                    UnixSocket s = connect(dir, socket, false);
+                    if (s == null) continue;
+                    s.close();
+                } catch (UnixSocket.BacklogFull busy) {
+                    // alive, and busy
+                }
                 String rest = socket.substring(prefix.length());
                 pids.add(Long.parseLong(rest.substring(0, rest.indexOf('-'))));
             }
@@ -618,7 +628,7 @@ public final class Rendezvous implements AutoCloseable {
      * participant that died left it), provided the directory still names the same file.
      *
      * @return a connected socket, or {@code null} if there is no live socket by that name
-     * @throws IllegalStateException if a listener is there but its backlog is full
+     * @throws UnixSocket.BacklogFull if a listener is there but its backlog is full
      */
     private static UnixSocket connect(Directory dir, String name, boolean removeDead) {
         int file = openSocketFile(dir, name);
@@ -649,31 +659,29 @@ public final class Rendezvous implements AutoCloseable {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS);
             long pause = TimeUnit.MILLISECONDS.toNanos(1);
             for (;;) {
-                UnixSocket s;
+                RuntimeException again;
                 try {
-                    s = connect(dir, socket, true);   // we hold the name's lock: a dead one's is removed
-                } catch (IllegalStateException busy) {
-                    silent.add(busy.getMessage());
-                    break;
-                }
-                if (s == null) break;
-                try (s) {
-                    return request(kind, s, deadline);
+                    UnixSocket s = connect(dir, socket, true);   // we hold the name's lock: a dead one's is removed
+                    if (s == null) break;
+                    try (s) {
+                        return request(kind, s, deadline);
+                    }
                 } catch (ProtocolException e) {
                     throw e;                       // a live server that speaks another protocol: say so
-                } catch (HungUp e) {
-                    // Accepted (or queued) and hung up on unanswered: the participant is dying, and its
-                    // listener refuses the next connect, or it dropped this connection. Ask again.
-                    if (System.nanoTime() - deadline > 0) {
-                        silent.add(socket + ": " + e.getMessage());
-                        break;
-                    }
-                    patience.pause(pause);
-                    pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(50));
+                } catch (HungUp | UnixSocket.BacklogFull e) {
+                    // Hung up on unanswered (the participant is dying, and its listener refuses the next
+                    // connect; or it is flooded and dropped this connection), or its backlog is full.
+                    again = e;
                 } catch (RuntimeException e) {
                     silent.add(socket + ": " + e.getMessage());   // alive, but no answer: try the next
                     break;
                 }
+                if (System.nanoTime() - deadline > 0) {
+                    silent.add(socket + ": " + again.getMessage());
+                    break;
+                }
+                patience.pause(pause);                            // ask again
+                pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(50));
             }
         }
         if (!silent.isEmpty()) {
@@ -765,6 +773,14 @@ public final class Rendezvous implements AutoCloseable {
 
     // ------------------------------------------------------------------ server
 
+    /**
+     * Accepts connections and answers them. A connection whose request has arrived by the time it is
+     * accepted (a joiner sends it right after connecting) is answered at once on this thread; one
+     * still waiting for its request gets a virtual thread, but at most {@value #SLOW_CLIENTS} at a
+     * time: beyond that it is closed unanswered, which a joiner takes for a busy participant and
+     * connects again. So an idle flood of connections holds at most {@value #SLOW_CLIENTS}
+     * descriptors here, the backlog keeps draining, and joiners keep getting through.
+     */
     private void serve() {
         Poller poller = Poller.shared();
         try {
@@ -773,7 +789,24 @@ public final class Rendezvous implements AutoCloseable {
                     UnixSocket c;
                     while ((c = listener.accept()) != null) {
                         UnixSocket conn = c;
-                        Thread.ofVirtual().name("eventfd-sync answering").start(() -> answer(conn));
+                        Request request = new Request();
+                        boolean handedOff = false;
+                        try {
+                            if (!request.read(conn)) {
+                                if (slowClients.incrementAndGet() <= SLOW_CLIENTS) {
+                                    Thread.ofVirtual().name("eventfd-sync answering").start(() -> answerSlow(conn, request));
+                                    handedOff = true;
+                                } else {
+                                    slowClients.decrementAndGet();
+                                }
+                            } else {
+                                answer(conn, request);
+                            }
+                        } catch (RuntimeException e) {
+                            // one client's trouble never disturbs the server or other clients
+                        } finally {
+                            if (!handedOff) conn.close();
+                        }
                     }
                 } catch (NativeCallException e) {
                     // EMFILE, ENFILE, ENOMEM...: this process is short of something now; the pending
@@ -788,42 +821,64 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
-    private void answer(UnixSocket conn) {
-        try (conn) {
-            Native.PeerCredentials peer = conn.peerCredentials();
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REQUEST_MILLIS);
-            byte[] got = new byte[0];
-            while (got.length < REQUEST_BYTES) {
-                Native.Received r = conn.receive(64, 0);
-                if (r == null) {
-                    if (Poller.shared().await(conn, true, deadline, false) == Poller.Outcome.TIMED_OUT) return;
-                    continue;
-                }
+    /** The bytes of a request received so far on one connection. */
+    private static final class Request {
+        byte[] got = new byte[0];
+        boolean hungUp;
+
+        /** Reads what is there without waiting. @return whether the request is complete or the client hung up */
+        boolean read(UnixSocket conn) {
+            Native.Received r;
+            while (got.length < REQUEST_BYTES && (r = conn.receive(64, 0)) != null) {
                 for (int fd : r.fds()) Native.close(fd);        // nobody sends us descriptors
-                if (r.data().length == 0) return;                // closed after half a request
+                if (r.data().length == 0) {                      // closed after half a request
+                    hungUp = true;
+                    return true;
+                }
                 got = concat(got, r.data());
             }
-            if (!permits(ownUid, sharedGid, peer)) {   // decided on the credentials of the connect
-                reply(conn, REFUSED);
-                return;
+            return got.length >= REQUEST_BYTES;
+        }
+    }
+
+    /** Waits up to {@value #REQUEST_MILLIS} ms for the rest of a request, then answers it. */
+    private void answerSlow(UnixSocket conn, Request request) {
+        try (conn) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REQUEST_MILLIS);
+            while (!request.read(conn)) {
+                if (Poller.shared().await(conn, true, deadline, false) == Poller.Outcome.TIMED_OUT) return;
             }
-            if (got.length > REQUEST_BYTES) {
-                reply(conn, BAD_REQUEST);
-                return;
-            }
-            ByteBuffer b = ByteBuffer.wrap(got).order(ByteOrder.nativeOrder());
-            if (b.getInt() != MAGIC) {
-                reply(conn, BAD_REQUEST);
-                return;
-            }
-            int version = b.getShort() & 0xffff;
-            int k = b.get();
-            if (version != VERSION) reply(conn, BAD_VERSION);
-            else if (k != kind.code) reply(conn, BAD_KIND);
-            else reply(conn, OK);
+            answer(conn, request);
         } catch (RuntimeException e) {
             // one client's trouble never disturbs the server or other clients
+        } finally {
+            slowClients.decrementAndGet();
         }
+    }
+
+    /** Answers a complete request (or nothing, if the client hung up before it was whole). */
+    private void answer(UnixSocket conn, Request request) {
+        if (request.hungUp) return;
+        byte[] got = request.got;
+        Native.PeerCredentials peer = conn.peerCredentials();
+        if (!permits(ownUid, sharedGid, peer)) {   // decided on the credentials of the connect
+            reply(conn, REFUSED);
+            return;
+        }
+        if (got.length > REQUEST_BYTES) {
+            reply(conn, BAD_REQUEST);
+            return;
+        }
+        ByteBuffer b = ByteBuffer.wrap(got).order(ByteOrder.nativeOrder());
+        if (b.getInt() != MAGIC) {
+            reply(conn, BAD_REQUEST);
+            return;
+        }
+        int version = b.getShort() & 0xffff;
+        int k = b.get();
+        if (version != VERSION) reply(conn, BAD_VERSION);
+        else if (k != kind.code) reply(conn, BAD_KIND);
+        else reply(conn, OK);
     }
 
     /** The access decision for a directory of one user's: only processes of the owner's user are answered. */

@@ -27,7 +27,7 @@ public final class UnixSocket extends NativeFd {
 
     /**
      * @return a connected socket, or {@code null} if nobody listens on {@code path} (or it is gone)
-     * @throws IllegalStateException if a listener is there but its backlog is full
+     * @throws BacklogFull if a listener is there but its backlog is full
      */
     static UnixSocket connect(Path path) {
         return connect(path.toString(), path.toString());
@@ -40,7 +40,7 @@ public final class UnixSocket extends NativeFd {
      *
      * @param shown the file's path, for messages
      * @return a connected socket, or {@code null} if nobody listens on it
-     * @throws IllegalStateException if a listener is there but its backlog is full
+     * @throws BacklogFull if a listener is there but its backlog is full
      */
     static UnixSocket connectThrough(int opathFd, String shown) {
         return connect("/proc/self/fd/" + opathFd, shown);
@@ -53,11 +53,20 @@ public final class UnixSocket extends NativeFd {
             s.end();
             if (r == 0) return s;
             s.close();
-            if (r == -Native.EAGAIN) throw new IllegalStateException(shown + " is alive but its backlog is full");
+            if (r == -Native.EAGAIN) throw new BacklogFull(shown);
             return null;
         } catch (RuntimeException | Error e) {
             s.close();
             throw e;
+        }
+    }
+
+    /** A listener is there, but its backlog is full: it is alive and busy. */
+    static final class BacklogFull extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        BacklogFull(String shown) {
+            super(shown + " is alive but its backlog is full");
         }
     }
 

@@ -294,6 +294,77 @@ class RendezvousTest {
         assertAWellBehavedClientStillJoins(name);
     }
 
+    /** This process's socket descriptors. */
+    private static long socketDescriptors() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.filter(p -> {
+                try {
+                    return Files.readSymbolicLink(p).toString().startsWith("socket:");
+                } catch (IOException gone) {
+                    return false;
+                }
+            }).count();
+        }
+    }
+
+    /** Connects to {@code socket}, waiting out a full backlog; null if that lasts {@code PATIENCE}. */
+    private static UnixSocket connectPatiently(Path socket) {
+        long deadline = System.nanoTime() + PATIENCE.toNanos();
+        for (;;) {
+            try {
+                return UnixSocket.connect(socket);
+            } catch (UnixSocket.BacklogFull full) {
+                if (System.nanoTime() - deadline > 0) return null;
+                java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+            }
+        }
+    }
+
+    @Test
+    void aFloodOfIdleConnectionsHoldsFewDescriptorsInTheServerAndJoinsStillSucceed() throws Exception {
+        String name = name("flood");
+        Path socket = serveSemaphore(name);
+        int flood = 2_000;
+        java.util.ArrayDeque<UnixSocket> idle = new java.util.ArrayDeque<>();
+        try {
+            long before = socketDescriptors();
+            for (int i = 0; i < flood; i++) {
+                UnixSocket c = connectPatiently(socket);
+                assertNotNull(c, "the server stopped accepting");
+                idle.add(c);
+            }
+            // Every connection is this test's (flood of them) or the server's (accepted, not yet
+            // closed). The server holds at most SLOW_CLIENTS idle ones; it used to hold each for
+            // REQUEST_MILLIS.
+            long server = socketDescriptors() - before - flood;
+            assertTrue(server <= Rendezvous.SLOW_CLIENTS + 2,
+                    "the server holds " + server + " descriptors for " + flood + " idle connections");
+            // The flood goes on (oldest connections closed, new ones made) while joiners come.
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread flooder = Thread.ofPlatform().name("flooder").start(() -> {
+                while (!stop.get()) {
+                    UnixSocket c = connectPatiently(socket);
+                    if (c == null) return;
+                    synchronized (idle) {
+                        idle.add(c);
+                        if (idle.size() > flood) idle.poll().close();
+                    }
+                }
+            });
+            try {
+                for (int i = 0; i < 33; i++) assertAWellBehavedClientStillJoins(name);
+            } finally {
+                stop.set(true);
+                assertTrue(flooder.join(PATIENCE), "the flooder did not stop");
+            }
+        } finally {
+            synchronized (idle) {
+                for (UnixSocket c : idle) c.close();
+            }
+        }
+        assertAWellBehavedClientStillJoins(name);
+    }
+
     @Test
     void descriptorsSentToTheServerAreClosedThere() throws Exception {
         String name = name("fds-to-server");
