@@ -19,7 +19,9 @@ Commands, one per line on stdin; each answers one line, "OK <verb> ..." or "ERR 
   exit                 exit 0
 
 Other modes (argv):
-  connect-as UID PATH  setuid(UID) unless UID is -1, connect to PATH, print "CONNECTED <pid> <uid>",
+  connect-as UID PATH [GIDS]
+                       setuid(UID) unless UID is -1 (with supplementary groups GIDS, comma-separated,
+                       if given), connect to PATH, print "CONNECTED <pid> <uid>",
                        send a valid semaphore request, then print "RESPONSE status=S fds=N" for what
                        comes back (or "EOF" if the server hangs up), and wait for the server to hang up.
 Every wait gives up after 60 s (exit 3).
@@ -109,7 +111,9 @@ def join(kind, name, directory):
     raise RuntimeError(last)
 
 
-def connect_as(uid, path):
+def connect_as(uid, path, groups=None):
+    if groups is not None:
+        os.setgroups(groups)
     if uid >= 0:
         os.setgid(uid)
         os.setuid(uid)
@@ -142,7 +146,8 @@ def connect_as(uid, path):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "connect-as":
-        connect_as(int(sys.argv[2]), sys.argv[3])
+        groups = [int(g) for g in sys.argv[4].split(",")] if len(sys.argv) > 4 else None
+        connect_as(int(sys.argv[2]), sys.argv[3], groups)
         return
     fds = []
     kind = None

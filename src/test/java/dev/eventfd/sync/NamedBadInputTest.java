@@ -27,8 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * long, contain '/', NUL or other characters outside the allowed set, or are '.' or '..', are refused
  * by {@link EventFdSemaphore#open}, {@link EventFdLatch#open} and {@link EventFdLock#open} with an
  * IllegalArgumentException naming the problem, before anything is created in the socket directory; a
- * name of exactly 64 characters works; a name that would make too long a socket path is refused; a
- * socket directory that is open to others is refused; negative counts are refused. And the socket a
+ * name of exactly 64 characters works, however long the directory's path (the socket path limit of
+ * 107 bytes does not apply to it); a socket directory that is open to others is refused; negative counts are refused. And the socket a
  * dead process left in the directory (nobody listens on it) is removed and the name created; what is
  * not a socket (a regular file, a directory, a symbolic link with a socket's name) is left alone,
  * never followed, and never stops the name from working.
@@ -133,16 +133,24 @@ class NamedBadInputTest extends NamedObjectsTest {
     }
 
     @Test
-    void aNameThatMakesTooLongASocketPathIsRefused() throws Exception {
-        Path deep = dir.resolve("d".repeat(60));
-        Files.createDirectory(deep, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    void aSixtyFourCharacterNameWorksHoweverLongTheDirectorysPathIs() throws Exception {
+        // the socket path limit (107 bytes) is far below this directory's path plus the name
+        Path deep = Files.createDirectories(dir.resolve("d".repeat(100)).resolve("e".repeat(100)));
+        Files.setPosixFilePermissions(deep, PosixFilePermissions.fromString("rwx------"));
         System.setProperty("eventfd.sync.dir", deep.toString());
-        String name = name("long").concat("-").concat("y".repeat(40));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EventFdSemaphore.open(name, 1));
-        assertTrue(e.getMessage().contains("socket path longer than 107 bytes"), e.getMessage());
-        assertTrue(e.getMessage().contains(name), e.getMessage());
-        try (var s = Files.list(deep)) {
-            assertEquals(List.of(), s.toList(), "nothing may be created for a refused name");
+        String longest = (NAMES.incrementAndGet() + "-" + "y".repeat(64)).substring(0, 64);
+        try (EventFdSemaphore s = EventFdSemaphore.open(longest, 2); EventFdSemaphore t = EventFdSemaphore.open(longest, 9);
+             EventFdLatch l = EventFdLatch.open(longest, 3); EventFdLatch m = EventFdLatch.open(longest, 7)) {
+            assertEquals(2, t.availablePermits(), "the second open must join the first");
+            t.acquire();
+            assertEquals(1, s.availablePermits());
+            assertEquals(3, m.getCount(), "the second latch open must join the first");
+            List<Path> sockets = NamedParticipantChild.sockets(deep, "semaphore", longest);
+            assertEquals(2, sockets.size(), sockets::toString);
+            for (Path p : sockets) assertTrue(p.toString().length() > 250, p::toString);
+        }
+        try (var left = Files.list(deep)) {
+            assertEquals(List.of(), left.toList(), "the names left files behind");
         }
     }
 

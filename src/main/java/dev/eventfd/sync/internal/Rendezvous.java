@@ -9,14 +9,11 @@ import java.nio.ByteOrder;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
@@ -27,8 +24,11 @@ import java.util.regex.Pattern;
  *
  * <h2>Implementation overview</h2>
  * Every process that has a named object open is a <em>participant</em> and serves it: it listens on
- * its own socket, {@code <dir>/<kind>.<name>.<pid>-<n>.sock}, and answers each connection with the
- * object's descriptors. A newcomer takes the name's lock file ({@code flock}, polled without
+ * its own socket, {@code <dir>/<kind>.<name>.<pid>-<n>.sock} ({@code n} random, and the name never
+ * replaces an entry, so processes of different PID namespaces with the same pid do not collide; the
+ * pid is for people reading the directory and identifies nothing), and answers each connection with
+ * the object's descriptors. Sockets are bound and connected to through {@code /proc/self/fd} links,
+ * so the 107 bytes of a socket address never limit the directory's path or the name. A newcomer takes the name's lock file ({@code flock}, polled without
  * blocking), tries the participants' sockets in turn (removing those nobody listens on any more: left
  * by a killed process), and either joins through the first that answers or, when none does, creates
  * the object. Either way it starts serving before it lets go of the lock. A participant leaves
@@ -51,7 +51,8 @@ import java.util.regex.Pattern;
  * <p>The directory is {@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <tmpdir>/eventfd-sync-<uid>},
  * created 0700 and refused unless it is owned by this user with no access for others (the
  * {@code eventfd.sync.dir} system property overrides it). Sockets are 0600. A server checks each
- * client's {@code SO_PEERCRED} and answers only its own user. Sharing between users is an explicit
+ * client's {@code SO_PEERCRED} and answers only its own user (groups come from {@code SO_PEERGROUPS},
+ * never from {@code /proc/<pid>}, which is namespace-relative). Sharing between users is an explicit
  * opt-in: {@code eventfd.sync.dir} naming a directory of mode 1770 (no access for others; sticky, so
  * that no member can remove another's socket and let a newcomer create the name afresh beside the live
  * object) whose group holds the users; sockets and lock files are then 0660 and the members of that
@@ -100,11 +101,12 @@ public final class Rendezvous implements AutoCloseable {
     static final long LOCK_MILLIS = 30_000;
     /** Connections a participant keeps waiting for their request at a time; see {@link #serve}. */
     static final int SLOW_CLIENTS = 16;
+    /** The listen backlog of a participant's socket. */
+    static final int BACKLOG = 64;
 
     /** Longest name accepted. */
     public static final int MAX_NAME = 64;
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
-    private static final AtomicLong PARTICIPANTS = new AtomicLong();
 
     private final Kind kind;
     private final EventFd[] descriptors;
@@ -113,6 +115,8 @@ public final class Rendezvous implements AutoCloseable {
     private final Directory dir;
     /** The socket's name in {@link #dir}. */
     private final String socketName;
+    /** The socket file as it was bound: it is removed only while the directory still names it. */
+    private final Native.FileStatus socketFile;
     /** The prefix of the name's files in {@link #dir}: its sockets and, with "lock", its lock file. */
     private final String prefix;
     /** The name's lock file in {@link #dir}: leaving takes it, as joining does. */
@@ -126,31 +130,20 @@ public final class Rendezvous implements AutoCloseable {
     private final int sharedGid;
     private final Thread server;
 
-    /** Takes {@code dir}: it is closed with this participant, or here if serving cannot start. */
-    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Directory dir, String prefix,
-                       String socketName, int ownUid) {
+    /** Takes {@code dir} and {@code bound}: both are closed with this participant. */
+    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Directory dir, String prefix, Bound bound,
+                       int ownUid) {
         this.kind = kind;
         this.descriptors = descriptors;
         this.initial = initial;
         this.dir = dir;
-        this.socketName = socketName;
+        this.socketName = bound.name();
+        this.socketFile = bound.file();
+        this.listener = bound.listener();
         this.prefix = prefix;
         this.lockName = prefix + "lock";
         this.ownUid = ownUid;
         this.sharedGid = dir.sharedGid();
-        Path path = dir.path().resolve(socketName);
-        this.listener = UnixSocket.listen(path, 64);
-        try {
-            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(sharedGid < 0 ? "rw-------" : "rw-rw----"));
-            if (sharedGid >= 0) {
-                Files.getFileAttributeView(path, java.nio.file.attribute.PosixFileAttributeView.class).setGroup(
-                        Files.readAttributes(dir.path(), java.nio.file.attribute.PosixFileAttributes.class).group());
-            }
-        } catch (IOException | RuntimeException e) {
-            listener.close();
-            Native.unlinkAt(dir.fd(), socketName);
-            throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
-        }
         this.server = Thread.ofVirtual().name("eventfd-sync serving " + socketName).start(this::serve);
     }
 
@@ -173,16 +166,10 @@ public final class Rendezvous implements AutoCloseable {
         checkName(name);
         int uid = currentUid();
         String prefix = kind.label + "." + name + ".";
-        String mine = prefix + ProcessHandle.current().pid() + "-" + PARTICIPANTS.incrementAndGet() + ".sock";
         Directory dir = Directory.open();
         boolean handedOver = false;
         Patience patience = new Patience();
         try {
-            Path path = dir.path().resolve(mine);
-            if (path.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= Native.UNIX_PATH_MAX) {
-                throw new IllegalArgumentException("name '" + name + "' makes a socket path longer than "
-                        + (Native.UNIX_PATH_MAX - 1) + " bytes under " + dir.path());
-            }
             int lock = lockName(dir, prefix + "lock", patience);
             try {
                 Opened joined = join(kind, dir, prefix, patience);
@@ -190,9 +177,16 @@ public final class Rendezvous implements AutoCloseable {
                 EventFd[] fds = joined != null ? joined.descriptors() : create.get();
                 int init = joined != null ? joined.initial() : initial;
                 try {
-                    Rendezvous participant = new Rendezvous(kind, fds, init, dir, prefix, mine, uid);
-                    handedOver = true;
-                    return new Opened(fds, init, joined == null, participant);
+                    Bound bound = bind(dir, prefix);
+                    try {
+                        Rendezvous participant = new Rendezvous(kind, fds, init, dir, prefix, bound, uid);
+                        handedOver = true;
+                        return new Opened(fds, init, joined == null, participant);
+                    } catch (RuntimeException | Error e) {
+                        bound.listener().close();
+                        Native.unlinkAt(dir.fd(), bound.name());
+                        throw e;
+                    }
                 } catch (RuntimeException | Error e) {
                     for (EventFd fd : fds) fd.close();
                     throw e;
@@ -206,7 +200,7 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
-    /** The sockets of live participants of a name, and which process serves each (for status). */
+    /** The live participants of a name: the pid each socket name gives (numbered in its own PID namespace), for status. */
     public static List<Long> participants(Kind kind, String name) {
         checkName(name);
         List<Long> pids = new ArrayList<>();
@@ -257,7 +251,7 @@ public final class Rendezvous implements AutoCloseable {
                 // leave without it, as described above
             }
             listener.close();             // the server wakes with CLOSED and ends
-            Native.unlinkAt(dir.fd(), socketName);
+            if (socketFile.sameFile(Native.lstatAt(dir.fd(), socketName))) Native.unlinkAt(dir.fd(), socketName);
         } finally {
             if (lock >= 0) unlock(dir, lockName, prefix, lock);
             dir.close();
@@ -414,22 +408,6 @@ public final class Rendezvous implements AutoCloseable {
         return false;
     }
 
-    /** Whether process {@code pid} has {@code gid} among its groups, per /proc. */
-    static boolean inGroup(String pid, int gid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", pid, "status"))) {
-                if (line.startsWith("Gid:") || line.startsWith("Groups:")) {
-                    for (String g : line.substring(line.indexOf(':') + 1).trim().split("\\s+")) {
-                        if (!g.isEmpty() && Integer.parseInt(g) == gid) return true;
-                    }
-                }
-            }
-            return false;
-        } catch (IOException gone) {
-            return false;
-        }
-    }
-
     /** This process's effective uid. */
     static int currentUid() {
         return Native.geteuid();
@@ -582,6 +560,58 @@ public final class Rendezvous implements AutoCloseable {
             case 0060000 -> "a block device";
             default -> "type " + Integer.toOctalString(type);
         };
+    }
+
+    /** A participant's listening socket, its name in the directory, and the socket file as bound. */
+    private record Bound(UnixSocket listener, String name, Native.FileStatus file) {}
+
+    /**
+     * Binds and listens on a new socket {@code <prefix><pid>-<n>.sock}, {@code n} random, with the mode
+     * and group the directory calls for. The socket is bound under a short temporary name through the
+     * directory's {@code /proc/self/fd} link (so neither the directory's path nor the name's length
+     * counts against the 107 bytes of a socket address), given its mode and group through an
+     * {@code O_PATH} descriptor, and then linked to its name, which never replaces an entry: a name
+     * taken already, say by a process of another PID namespace with the same pid, just means another
+     * {@code n}. The pid is there for people reading the directory, and identifies nothing.
+     */
+    private static Bound bind(Directory dir, String prefix) {
+        java.util.random.RandomGenerator random = java.util.concurrent.ThreadLocalRandom.current();
+        for (int attempt = 0; ; attempt++) {
+            String temporary = ".bind-" + Long.toHexString(random.nextLong()) + ".tmp";
+            UnixSocket listener;
+            try {
+                listener = UnixSocket.listen("/proc/self/fd/" + dir.fd() + "/" + temporary, BACKLOG);
+            } catch (NativeCallException e) {
+                if (e.errno() == Native.EADDRINUSE && attempt < 100) continue;
+                throw e;
+            }
+            boolean bound = false;
+            try {
+                int file = Native.openAt(dir.fd(), temporary, Native.O_PATH | Native.O_NOFOLLOW, 0);
+                try {
+                    Native.FileStatus st = Native.fstat(file);
+                    if (st.type() != Native.S_IFSOCK || st.uid() != currentUid()) {
+                        throw new IllegalStateException(dir.describe(temporary) + " is not the socket just bound");
+                    }
+                    Native.fchmodPath(file, dir.sharedGid() < 0 ? 0600 : 0660);
+                    if (dir.sharedGid() >= 0 && st.gid() != dir.sharedGid()) Native.fchgrp(file, dir.sharedGid());
+                    String name;
+                    int tries = 0;
+                    do {
+                        if (++tries > 100) throw new IllegalStateException("no free socket name " + prefix + "*");
+                        name = prefix + ProcessHandle.current().pid() + "-"
+                                + random.nextLong(1_000_000_000L, 10_000_000_000L) + ".sock";
+                    } while (Native.linkAt(dir.fd(), temporary, name) == -Native.EEXIST);
+                    bound = true;
+                    return new Bound(listener, name, Native.fstat(file));
+                } finally {
+                    Native.close(file);
+                }
+            } finally {
+                Native.unlinkAt(dir.fd(), temporary);
+                if (!bound) listener.close();
+            }
+        }
     }
 
     /**
@@ -888,11 +918,16 @@ public final class Rendezvous implements AutoCloseable {
 
     /**
      * The access decision: processes of the owner's user, and, in a directory shared with a group
-     * ({@code sharedGid >= 0}), processes whose effective or supplementary groups include it.
+     * ({@code sharedGid >= 0}), processes whose effective or supplementary groups include it. The
+     * groups are the kernel's record of the connect ({@code SO_PEERCRED}, {@code SO_PEERGROUPS}),
+     * never looked up by pid: a pid names another process in another PID namespace, or none.
      */
     static boolean permits(int ownerUid, int sharedGid, Native.PeerCredentials peer) {
         if (peer.uid() == ownerUid) return true;
-        return sharedGid >= 0 && (peer.gid() == sharedGid || inGroup(Integer.toString(peer.pid()), sharedGid));
+        if (sharedGid < 0) return false;
+        if (peer.gid() == sharedGid) return true;
+        for (int g : peer.groups()) if (g == sharedGid) return true;
+        return false;
     }
 
     private void reply(UnixSocket conn, int status) {

@@ -14,9 +14,14 @@ public final class UnixSocket extends NativeFd {
 
     /** Binds and listens on {@code path} (which must not exist). */
     static UnixSocket listen(Path path, int backlog) {
+        return listen(path.toString(), backlog);
+    }
+
+    /** Binds and listens on {@code path} (which must not exist; EADDRINUSE if it does). */
+    static UnixSocket listen(String path, int backlog) {
         UnixSocket s = new UnixSocket(Native.unixSocket());
         try {
-            Native.bindAndListen(s.begin(), path.toString(), backlog);
+            Native.bindAndListen(s.begin(), path, backlog);
             s.end();
             return s;
         } catch (RuntimeException | Error e) {
