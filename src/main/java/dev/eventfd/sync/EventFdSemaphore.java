@@ -264,18 +264,27 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * @throws NativeCallException           if the descriptors cannot be created (e.g. {@code EMFILE})
      */
     public EventFdSemaphore(int permits, boolean fair) {
-        this(Math.min(permits, 0), fair, newStore(Math.max(permits, 0)), null);
+        this(Math.min(permits, 0), fair, newStore(Math.max(permits, 0)), (Rendezvous) null);
     }
 
     /** Takes ownership of {@code store} and of the named participant, if any. */
     private EventFdSemaphore(int local, boolean fair, KernelCounterStore store, Rendezvous participant) {
         super(local, fair);
-        init(store, participant);
+        init(store, store, participant);
     }
 
-    private void init(KernelCounterStore store, Rendezvous participant) {
+    /**
+     * For tests: a semaphore whose permits live in {@code store} (which may wrap {@code kernel}, the
+     * store whose descriptors the accessors hand out). Takes ownership of both.
+     */
+    EventFdSemaphore(int local, boolean fair, PermitStore store, KernelCounterStore kernel) {
+        super(local, fair);
+        init(store, kernel, null);
+    }
+
+    private void init(PermitStore store, KernelCounterStore kernel, Rendezvous participant) {
         this.store = store;
-        this.kernel = store;
+        this.kernel = kernel;
         this.participant = participant;
         this.lock = new ReentrantLock();
         this.pollerThread = Poller.shared().thread();
@@ -782,7 +791,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             super.reducePermits(-(permits + 1));
             super.reducePermits(1);
         }
-        init(newStore(Math.max(permits, 0)), null);
+        KernelCounterStore kernel = newStore(Math.max(permits, 0));
+        init(kernel, kernel, null);
     }
 
     // ------------------------------------------------------------------ mechanics
