@@ -5,7 +5,8 @@
 #   ./run.sh --smoke          every benchmark once with tiny counts (CI): fails on any benchmark error
 #   ./run.sh --profile        profiling runs (JMH -prof gc / -prof stack) into results/profile/
 #   ./run.sh --only GROUP...  only these groups: uncontended handoff crossprocess throughput
-#                             releaseall releaseall1m latch heap
+#                             releaseall releaseall1m latch heap lifecycle (smoke only;
+#                             benchmarks/compare.sh measures it)
 #
 # Environment: SKIP_LIBRARY_INSTALL=1 skips `mvnw install` of the library (use what is in ~/.m2);
 # ROUNDS=n overrides the number of interleaved rounds of the repeated groups; PERF_ONLY=1 makes
@@ -105,6 +106,7 @@ if [ "$mode" = smoke ]; then
   wanted throughput   && jmh throughput   "$B.ContendedThroughputBenchmark" "${tiny[@]}" -p threads=100 -p cycles=2
   wanted releaseall   && jmh releaseall   "$B.ReleaseAllBenchmark" -f 1 -wi 0 -i 1 -p waiters=1000
   wanted latch        && jmh latch        "$B.LatchReleaseBenchmark" -f 1 -wi 0 -i 1 -p waiters=200
+  wanted lifecycle    && jmh lifecycle    "$B.LifecycleBenchmark" "${tiny[@]}"
   if wanted heap; then
     heap heap-juc juc 1000 1
     heap heap-eventfd eventfd 1000 1

@@ -174,7 +174,19 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * gives them to the store and closes it. Hence no permit is created (the pool never leaves
      * this JVM: barging is impossible after step 1, and every pool permit comes back to L or the
      * count) and none is lost (every permit in L at step 3 or granted at the instant of closing
-     * reaches the store). close() itself never waits for a waiter.
+     * reaches the store). close() itself never waits for a waiter. CloseProtocolModelTest explores
+     * every interleaving of this protocol in a small model.
+     *
+     * Failures. A store operation that throws leaves L and the store as they were before it: a
+     * failed give leaves the permits where they were (giveBack returns them to L), a failed take
+     * took nothing, and a gather that fails returns what it took from L. Ctl's counts are given
+     * back in finally blocks, so a failure never keeps close() waiting. The failure reaches the
+     * thread whose operation ran the store call; a waiter whose own feed fails leaves (its demand
+     * withdrawn) with that exception. A feed run by the poller's watch has no caller: its failure
+     * (an epoll_ctl that cannot re-arm: ENOMEM, ENOSPC) goes to the poller thread's uncaught-
+     * exception handler, and the waiters then wait for the next operation on this semaphore in
+     * this JVM (a release, an acquire) to feed them again. EventFdSemaphoreStoreFaultTest runs
+     * the semaphore against a store that fails on demand.
      */
 
     /** Moves a feed or a drain makes per hold of the lock. */

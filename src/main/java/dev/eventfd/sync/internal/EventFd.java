@@ -112,13 +112,6 @@ public final class EventFd extends NativeFd {
     }
 
     /**
-     * Prepares {@link #count()}: opens what it reads now, so that a later call needs no new descriptor.
-     */
-    public void prepareCount() {
-        openFdinfo();
-    }
-
-    /**
      * The counter, read without consuming it (the {@code eventfd-count} line of
      * {@code /proc/self/fdinfo/<fd>}, which the kernel prints in hex).
      *

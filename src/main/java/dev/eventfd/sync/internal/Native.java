@@ -104,6 +104,8 @@ public final class Native {
     public static final int ELOOP = 40;
     public static final int ERANGE = 34;
     public static final int EADDRINUSE = 98;
+    public static final int ENFILE = 23;
+    public static final int EMFILE = 24;
     public static final int EPIPE = 32;
     public static final int ECONNRESET = 104;
     public static final int ECONNREFUSED = 111;
@@ -272,7 +274,7 @@ public final class Native {
         return (int) ERRNO.get(captureState(scratch), 0L);
     }
 
-    private static NativeCallException failure(String call, int errno) {
+    static NativeCallException failure(String call, int errno) {
         return new NativeCallException(call, errno, Errno.name(errno), strerror(errno));
     }
 

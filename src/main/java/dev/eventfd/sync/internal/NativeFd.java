@@ -1,6 +1,7 @@
 package dev.eventfd.sync.internal;
 
 import dev.eventfd.sync.ClosedException;
+import dev.eventfd.sync.NativeCallException;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -22,6 +23,16 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
 
     /** The library's one cleaner thread. */
     static final Cleaner CLEANER = Cleaner.create();
+    /**
+     * One descriptor ({@code /dev/null}) kept open so that a {@code /proc} file can still be read when
+     * the process is at {@code RLIMIT_NOFILE}: opened with the first descriptor the library makes
+     * (which proves native access works), -1 while it is not held, UNSET before. Written under
+     * SPARE_LOCK (volatile). It lives in this class, not a nested one, since loading a class at the
+     * limit may itself need a descriptor.
+     */
+    private static volatile int spare = -2;
+    private static final int UNSET = -2;
+    private static final Object SPARE_LOCK = new Object();
     private static final AtomicLong TOKENS = new AtomicLong();
 
     private final Descriptor descriptor;
@@ -37,6 +48,11 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
         this.descriptor = new Descriptor(fd);
         this.owner = owner;
         this.cleanable = CLEANER.register(this, descriptor);
+        if (spare == UNSET) {
+            synchronized (SPARE_LOCK) {
+                if (spare == UNSET) spare = openSpare();
+            }
+        }
     }
 
     /** The descriptor number; meaningful only while this handle is open. */
@@ -100,16 +116,35 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
         descriptor.end();
     }
 
-    /**
-     * Opens {@code /proc/self/fdinfo/<fd>} now, if it is not open yet, so that {@link #fdinfo()} never
-     * needs a new descriptor later (it then works at {@code RLIMIT_NOFILE}).
-     */
-    final void openFdinfo() {
-        begin();
+    private static int openSpare() {
         try {
-            descriptor.openFdinfo();
-        } finally {
-            end();
+            return Native.openReadOnly("/dev/null");
+        } catch (NativeCallException e) {
+            return -1;                           // none to spare now: taken again after the next read
+        }
+    }
+
+    /**
+     * Reads a {@code /proc} file with no descriptor to spare: the spare is closed to free a slot, the
+     * file is opened, read and closed, and the spare is opened again. A thread of the process that
+     * opens a descriptor between those steps takes the slot: the read then fails with EMFILE, and the
+     * spare is taken again once a slot is free.
+     */
+    static String readThroughSpare(String path, int max) {
+        synchronized (SPARE_LOCK) {
+            if (spare < 0 && (spare = openSpare()) < 0) throw Native.failure("open " + path, Native.EMFILE);  // UNSET too
+            Native.close(spare);
+            spare = -1;
+            try {
+                int f = Native.openReadOnly(path);
+                try {
+                    return Native.preadText(f, max);
+                } finally {
+                    Native.close(f);
+                }
+            } finally {
+                spare = openSpare();
+            }
         }
     }
 
@@ -149,7 +184,7 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
         final int fd;
         /** CLOSED | RELEASE | number of calls in flight; updated atomically (volatile). */
         private volatile int state;
-        /** {@code /proc/self/fdinfo/<fd>}, opened by openFdinfo() or on first use, -1 before; guarded by this. */
+        /** {@code /proc/self/fdinfo/<fd>}, opened on first use and kept, -1 before; guarded by this. */
         private int fdinfo = -1;
 
         Descriptor(int fd) {
@@ -189,13 +224,23 @@ public abstract sealed class NativeFd implements AutoCloseable permits EventFd, 
             Native.close(fd);
         }
 
-        synchronized void openFdinfo() {
-            if (fdinfo < 0) fdinfo = Native.openReadOnly("/proc/self/fdinfo/" + fd);
-        }
-
+        /**
+         * Opened on first use and kept, since opening a /proc file costs tens of microseconds of
+         * kernel time (it builds a dentry and an inode that RCU frees later), where a pread costs
+         * about one. With no descriptor to spare, it is read once through the spare ({@link #readThroughSpare}).
+         */
         synchronized String fdinfo() {
-            openFdinfo();
+            if (fdinfo < 0) {
+                String path = "/proc/self/fdinfo/" + fd;
+                try {
+                    fdinfo = Native.openReadOnly(path);
+                } catch (NativeCallException e) {
+                    if (e.errno() != Native.EMFILE && e.errno() != Native.ENFILE) throw e;
+                    return readThroughSpare(path, 512);
+                }
+            }
             return Native.preadText(fdinfo, 512);
         }
     }
+
 }

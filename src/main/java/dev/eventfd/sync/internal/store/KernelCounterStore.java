@@ -53,22 +53,24 @@ public final class KernelCounterStore implements PermitStore {
     /** The counter as this JVM knows it: set by count(), adjusted by every take and give (getAndAdd). */
     private volatile long estimate;
 
-    /**
-     * Takes ownership of both descriptors. The permits descriptor's fdinfo is opened now, so that
-     * {@link #count()} never needs a new descriptor (it works at {@code RLIMIT_NOFILE}).
-     */
+    /** Takes ownership of both descriptors, whose counter may hold any count (it is read now). */
     public KernelCounterStore(EventFd permits, EventFd turnstile) {
+        this(permits, turnstile, -1);
+        count();
+    }
+
+    /** Takes ownership of both descriptors, the counter holding {@code count} permits (-1: not known yet). */
+    private KernelCounterStore(EventFd permits, EventFd turnstile, long count) {
         this.permits = permits;
         this.turnstile = turnstile;
-        permits.prepareCount();
-        this.estimate = permits.count();
+        this.estimate = count;
     }
 
     /** Creates the two descriptors, the counter holding {@code initial} permits. */
     public static KernelCounterStore create(long initial, String owner) {
         EventFd p = EventFd.create(initial, true, owner);
         try {
-            return new KernelCounterStore(p, EventFd.create(1, true, owner));
+            return new KernelCounterStore(p, EventFd.create(1, true, owner), initial);
         } catch (RuntimeException | Error e) {
             p.close();
             throw e;
