@@ -14,17 +14,22 @@
 #                     Termination tests, which then pass without testing anything.
 #   JCSTRESS_SPLIT    "true" to compile each actor separately in every combination (7 compilation
 #                     modes per fork instead of 2: 3.5x longer; default: false, to fit CI's time).
-#   JCSTRESS_TIMEOUT  seconds before the run is killed and fails (default: 690, i.e. 11.5 minutes).
+#   JCSTRESS_TIMEOUT  seconds before the run is killed and fails (default: 1800, i.e. 30 minutes; the whole
+#                     quick run takes about 16 minutes on 2 cores).
 #   JCSTRESS_STRIDE_SIZE, JCSTRESS_STRIDE_COUNT
 #                     states in flight = size x count (default 64 x 8 = 512). Every state holds two
 #                     eventfds, plus one /proc fdinfo descriptor once a count is read: jcstress's own
 #                     default (256 x 40 = 10,240 states) runs out of descriptors (EMFILE).
-#   JCSTRESS_MIN_TESTS  fewer tests than this in a run without -t is a failure (default: 26). With -t,
+#   JCSTRESS_MIN_TESTS  fewer tests than this in a run without -t is a failure (default: 35). With -t,
 #                     every test of the jar that the regex selects must report.
+#
+# Before running, mutants/check-patch.sh checks that mutants/mutants.patch (the deliberate breakages
+# that prove these tests can fail) still applies to the current src/main, so that it cannot go stale
+# unnoticed; a patch that no longer applies fails the run (exit 2) until it is regenerated.
 #
 # Exit status: jcstress's own (1 on any FORBIDDEN outcome, unlisted outcome, STALE, or test error),
 # or 2 when the run produced no results, fewer tests than expected, a test with zero samples, or a
-# test that was not reported as OK; 124 when it timed out.
+# test that was not reported as OK, or when mutants.patch no longer applies; 124 when it timed out.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -32,15 +37,17 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 mode="${JCSTRESS_MODE:-quick}"
 split="${JCSTRESS_SPLIT:-false}"
-limit="${JCSTRESS_TIMEOUT:-690}"
+limit="${JCSTRESS_TIMEOUT:-1800}"
 stride_size="${JCSTRESS_STRIDE_SIZE:-64}"
 stride_count="${JCSTRESS_STRIDE_COUNT:-8}"
-min_tests="${JCSTRESS_MIN_TESTS:-26}"
+min_tests="${JCSTRESS_MIN_TESTS:-35}"
 
 if [ "$mode" = sanity ]; then
   echo "run.sh: -m sanity records zero samples for Termination tests; use quick or longer." >&2
   exit 2
 fi
+
+"$here/mutants/check-patch.sh" || exit 2
 
 jar="$here/target/jcstress.jar"
 if [ ! -f "$jar" ]; then

@@ -1,32 +1,35 @@
 #!/usr/bin/env bash
-# Re-proves that the jcstress tests can fail: builds the library at commit d2a4088 with
-# mutants.patch applied (every breakage behind -Dmutant=NAME, "none" = the unmodified code), installs
-# it into a SEPARATE local Maven repository, builds this suite's jar against it, and runs each
-# breakage against the tests meant to catch it. Nothing in the working tree or in ~/.m2 is touched.
+# Re-proves that the jcstress tests can fail: copies the CURRENT working tree's library (pom.xml, mvnw,
+# .mvn, src/main; uncommitted changes included) with mutants.patch applied (every breakage behind
+# -Dmutant=NAME, "none" = the unmodified code), installs it into a SEPARATE local Maven repository,
+# builds this suite's jar against it, and runs each breakage against the tests meant to catch it.
+# Nothing in the working tree or in ~/.m2 is touched.
 #
-#   jcstress-tests/mutants/run-mutants.sh            # every row of the README table (about 25 min)
+#   jcstress-tests/mutants/run-mutants.sh            # every row of the README table (about 45 min)
 #   jcstress-tests/mutants/run-mutants.sh partial-gather stale-count-take   # some rows
 #
 # WORK (default /tmp/eventfd-mutants) holds the build and, per mutant, results/<name>/console.txt.
-# The patch is made against d2a4088; later commits moved the code it edits.
+# SKIP_BUILD=1 reuses the jar a previous run built in WORK (for running rows one at a time).
+# The patch must apply with no fuzz (check-patch.sh, which run.sh also runs): when the library's code
+# moves under it, regenerate it (README.md, "The tests can fail").
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 . "$root/bin/jdk25.sh"
 work="${WORK:-/tmp/eventfd-mutants}"
-base=d2a4088
 
 # name | test regex | extra jcstress options
 table=(
   "stale-count-take|SemaphorePermitConservation|SemaphoreMutualExclusion|"
   "spurious-take|SemaphoreMessagePassing|SemaphoreMutualExclusion|SemaphorePermitConservation.TwoTryAcquires|"
   "partial-gather|SemaphoreMultiPermit|"
-  "release-no-wake|SemaphoreTermination.AcquireWokenByRelease|SemaphoreMessagePassing.TimedTryAcquire|SemaphoreMutualExclusion.TimedTryAcquire|-strideSize 8 -strideCount 1"
+  "release-no-wake|SemaphoreTermination.AcquireWokenByRelease|SemaphoreTermination.AcquireTwoWokenByTwoReleases|SemaphoreMessagePassing.(TimedTryAcquire|AcquireVirtual)|SemaphoreMutualExclusion.(TimedTryAcquire|AcquireVirtual)|-strideSize 8 -strideCount 1"
   "acquire-ignores-interrupt|SemaphoreTermination.AcquireWokenByInterrupt|"
-  "none|SemaphoreTermination.AcquireWokenByClose|"
-  "fixed-close|SemaphoreTermination.AcquireWokenByClose|"
-  "fixed-close-no-wake|SemaphoreTermination.AcquireWokenByClose|"
+  "close-no-wake|SemaphoreTermination.AcquireWokenByClose|"
+  "close-creates-permits|SemaphoreCloseVersusBarging|"
+  "barger-ignores-close|SemaphoreCloseVersusBarging|"
+  "multi-wait-takes-one|SemaphoreBlockingMultiPermit|SemaphoreTermination.AcquireTwoWokenByTwoReleases|"
   "no-edge|SemaphoreMessagePassing|"
   "latch-close-no-wake|LatchTermination.AwaitWokenByClose|"
   "latch-await-ignores-interrupt|LatchTermination.AwaitWokenByInterrupt|"
@@ -41,8 +44,9 @@ table=(
 build() {
   rm -rf "$work/lib" "$work/suite"
   mkdir -p "$work/lib" "$work/suite"
-  git -C "$root" archive "$base" pom.xml mvnw .mvn src/main | tar -x -C "$work/lib"
-  (cd "$work/lib" && patch -p1 < "$here/mutants.patch") || return 1
+  "$here/check-patch.sh" || return 1
+  (cd "$root" && tar -c pom.xml mvnw .mvn src/main) | tar -x -C "$work/lib"
+  (cd "$work/lib" && patch --fuzz=0 -p1 -s < "$here/mutants.patch") || return 1
   if [ ! -d "$work/m2" ]; then
     echo "seeding $work/m2 from ~/.m2/repository (offline build afterwards)"
     cp -r "$HOME/.m2/repository" "$work/m2"
@@ -70,7 +74,16 @@ run_one() {   # name regex extra...
     | grep -vE '  0 +0\.00% '
 }
 
-build || { echo "build failed" >&2; exit 1; }
+for wanted in "$@"; do
+  found=0
+  for row in "${table[@]}"; do [ "${row%%|*}" = "$wanted" ] && found=1; done
+  [ "$found" -eq 1 ] || { echo "run-mutants.sh: no row named '$wanted' (see the table in this script)" >&2; exit 2; }
+done
+if [ "${SKIP_BUILD:-0}" = 1 ] && [ -f "$work/suite/target/jcstress.jar" ]; then
+  echo "SKIP_BUILD=1: reusing $work/suite/target/jcstress.jar (built from the tree and patch as they were then)"
+else
+  build || { echo "build failed" >&2; exit 1; }
+fi
 for row in "${table[@]}"; do
   name="${row%%|*}"
   rest="${row#*|}"

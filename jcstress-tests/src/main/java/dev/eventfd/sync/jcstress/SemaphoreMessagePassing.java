@@ -48,7 +48,8 @@ public class SemaphoreMessagePassing {
     @JCStressTest
     @Outcome(id = "1", expect = ACCEPTABLE, desc = "acquired, and sees the write made before release()")
     @Outcome(id = "0", expect = FORBIDDEN, desc = "acquired the permit but not the write made before release()")
-    @Outcome(id = "-1", expect = FORBIDDEN, desc = "timed tryAcquire gave up although release() was called")
+    @Outcome(id = "-1", expect = FORBIDDEN, desc = "the acquire gave up (timed out, or closed by the arbiter) although release() was called")
+    @Outcome(id = "-2", expect = FORBIDDEN, desc = "the virtual thread did not end within the bound")
     @Outcome(expect = FORBIDDEN, desc = "anything else")
     @State
     public static class TimedTryAcquire {
@@ -64,6 +65,77 @@ public class SemaphoreMessagePassing {
         @Actor
         public void reader(I_Result r) {
             r.r1 = Stale.boundedAcquire(s) ? x : -1;
+        }
+
+        @Arbiter
+        public void close() {
+            s.close();
+        }
+    }
+
+    /**
+     * The same, the reader being a virtual thread (the timed wait parks through the virtual-thread
+     * scheduler); the actor joins it with a bounded wait. The writer holds its release until the
+     * reader is queued (bounded), so that the reader parks and is woken in (nearly) every sample.
+     */
+    @JCStressTest
+    @JCStressMeta(TimedTryAcquire.class)
+    @State
+    public static class TimedTryAcquireVirtual {
+        final EventFdSemaphore s = new EventFdSemaphore(0);
+        int x;
+        volatile boolean readerDone;
+
+        @Actor
+        public void writer() {
+            Stale.holdUntilQueued(s, () -> readerDone);   // the reader parks first
+            x = 1;
+            s.release();
+        }
+
+        @Actor
+        public void reader(I_Result r) {
+            r.r1 = Stale.inVirtualThreadBounded(() -> Stale.boundedAcquire(s) ? x : -1);
+            readerDone = true;
+        }
+
+        @Arbiter
+        public void close() {
+            s.close();
+        }
+    }
+
+    /**
+     * Untimed acquire() in a virtual thread (it parks with no deadline; the writer waits until it is
+     * queued, as above). The actor's join is bounded; a virtual thread still waiting then is woken by
+     * the arbiter's close() (ClosedException).
+     */
+    @JCStressTest
+    @JCStressMeta(TimedTryAcquire.class)
+    @State
+    public static class AcquireVirtual {
+        final EventFdSemaphore s = new EventFdSemaphore(0);
+        int x;
+        volatile boolean readerDone;
+
+        @Actor
+        public void writer() {
+            Stale.holdUntilQueued(s, () -> readerDone);   // the reader parks first
+            x = 1;
+            s.release();
+        }
+
+        @Actor
+        public void reader(I_Result r) {
+            r.r1 = Stale.inVirtualThreadBounded(() -> {
+                try {
+                    s.acquire();
+                    return x;
+                } catch (Throwable closedOrInterrupted) {
+                    return -1;
+                }
+            });
+            readerDone = true;
         }
 
         @Arbiter

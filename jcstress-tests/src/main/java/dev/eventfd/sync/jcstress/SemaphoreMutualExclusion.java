@@ -16,7 +16,7 @@ import static org.openjdk.jcstress.annotations.Expect.*;
  */
 @Outcome(id = {"0, 1", "1, 0"}, expect = ACCEPTABLE, desc = "one critical section after the other")
 @Outcome(id = {"0, 0", "1, 1"}, expect = FORBIDDEN, desc = "both inside at once, or the second missed the first's write")
-@Outcome(expect = FORBIDDEN, desc = "anything else (-1: the permit was lost)")
+@Outcome(expect = FORBIDDEN, desc = "anything else (-1: the permit was lost; -2: a virtual thread did not end within the bound)")
 public class SemaphoreMutualExclusion {
 
     /** Spins on tryAcquire() (bounded): the barging fast path only. */
@@ -79,6 +79,54 @@ public class SemaphoreMutualExclusion {
         @Actor
         public void actor2(II_Result r) {
             r.r2 = critical();
+        }
+
+        @Arbiter
+        public void close() {
+            s.close();
+        }
+    }
+
+    /**
+     * Untimed acquire() in a virtual thread on each side: the loser parks through the virtual-thread
+     * scheduler with no deadline, and is handed the permit by release(). The holder stays inside
+     * (between reading and writing the counter) until the other is queued, so that the other really
+     * parks. Each actor joins its virtual thread with a bounded wait; one still waiting then is woken
+     * by the arbiter's close().
+     */
+    @JCStressTest
+    @JCStressMeta(SemaphoreMutualExclusion.class)
+    @State
+    public static class AcquireVirtual {
+        final EventFdSemaphore s = new EventFdSemaphore(1);
+        int counter;
+        volatile boolean done1, done2;
+
+        private int critical(boolean first) {
+            try {
+                try {
+                    s.acquire();
+                } catch (Throwable closedOrInterrupted) {
+                    return -1;
+                }
+                int seen = counter;
+                Stale.holdUntilQueued(s, () -> first ? done2 : done1);
+                counter = seen + 1;
+                s.release();
+                return seen;
+            } finally {
+                if (first) done1 = true; else done2 = true;
+            }
+        }
+
+        @Actor
+        public void actor1(II_Result r) {
+            r.r1 = Stale.inVirtualThreadBounded(() -> critical(true));
+        }
+
+        @Actor
+        public void actor2(II_Result r) {
+            r.r2 = Stale.inVirtualThreadBounded(() -> critical(false));
         }
 
         @Arbiter

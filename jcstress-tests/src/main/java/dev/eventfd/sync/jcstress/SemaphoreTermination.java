@@ -79,6 +79,71 @@ public class SemaphoreTermination {
         }
     }
 
+    // ------------------------------------------------------------------ acquire(2) woken by two releases
+
+    /**
+     * acquire(2) must return once two release() calls have given it both permits, and must have taken
+     * exactly those two: returning after the first release (a multi-permit waiter handed part of its
+     * request) leaves a permit behind, and the actor then stalls.
+     */
+    @JCStressTest(Mode.Termination)
+    @JCStressMeta(SemaphoreTermination.class)
+    @State
+    public static class AcquireTwoWokenByTwoReleases {
+        final EventFdSemaphore s = new EventFdSemaphore(0);
+        volatile boolean signalled;
+
+        @Actor
+        public void actor() {
+            try {
+                s.acquire(2);
+            } catch (Throwable wrong) {
+                Stale.forever();
+            }
+            Stale.spinUntil(() -> signalled);   // both releases have returned
+            if (s.availablePermits() != 0) Stale.forever();
+            s.close();
+        }
+
+        @Signal
+        public void signal() {
+            s.release();
+            s.release();
+            signalled = true;
+        }
+    }
+
+    /** The same, the waiter being a virtual thread. */
+    @JCStressTest(Mode.Termination)
+    @JCStressMeta(SemaphoreTermination.class)
+    @State
+    public static class AcquireTwoWokenByTwoReleasesVirtual {
+        final EventFdSemaphore s = new EventFdSemaphore(0);
+        volatile boolean signalled;
+
+        @Actor
+        public void actor() throws InterruptedException {
+            Stale.inVirtualThread(t -> { }, () -> {
+                try {
+                    s.acquire(2);
+                    return true;
+                } catch (Throwable wrong) {
+                    return false;
+                }
+            });
+            Stale.spinUntil(() -> signalled);
+            if (s.availablePermits() != 0) Stale.forever();
+            s.close();
+        }
+
+        @Signal
+        public void signal() {
+            s.release();
+            s.release();
+            signalled = true;
+        }
+    }
+
     // ------------------------------------------------------------------ woken by an interrupt
 
     /**

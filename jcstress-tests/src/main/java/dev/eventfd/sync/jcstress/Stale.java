@@ -68,6 +68,76 @@ final class Stale {
         if (!ok[0]) forever();
     }
 
+    /** What {@link #inVirtualThreadBounded} returns when the virtual thread did not end in time. */
+    static final int HUNG = -2;
+    /** What {@link #inVirtualThreadBounded} returns when the body threw. */
+    static final int THREW = -3;
+
+    /**
+     * The acquiring party of a Continuous test as a virtual thread: runs {@code body} in a new virtual
+     * thread and joins it with a bounded wait (twice {@link #BOUND_MILLIS}: the body's own waits are
+     * bounded by it, or are ended by the arbiter's {@code close()}). Returns the body's result, or
+     * {@link #HUNG} if the thread had not ended by then (or the join was interrupted), or {@link #THREW}
+     * if the body threw: the tests mark both FORBIDDEN.
+     */
+    static int inVirtualThreadBounded(java.util.function.IntSupplier body) {
+        int[] result = {HUNG};                  // written by the virtual thread, read after a successful join
+        Thread vt = Thread.ofVirtual().start(() -> {
+            try {
+                result[0] = body.getAsInt();
+            } catch (Throwable unexpected) {
+                result[0] = THREW;
+            }
+        });
+        try {
+            if (!vt.join(java.time.Duration.ofMillis(2 * BOUND_MILLIS))) return HUNG;
+        } catch (InterruptedException unexpected) {
+            Thread.currentThread().interrupt();
+            return HUNG;
+        }
+        return result[0];
+    }
+
+    /**
+     * Timed tryAcquire(permits) within {@link #BOUND_MILLIS}, for Continuous actors; an (unexpected)
+     * interrupt counts as a failure.
+     */
+    static boolean boundedAcquire(EventFdSemaphore s, int permits) {
+        try {
+            return s.tryAcquire(permits, BOUND_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException unexpected) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * Spins (yielding, so that a virtual thread the caller waits for gets a carrier) until {@code flag}
+     * reads true, for at most {@link #BOUND_MILLIS}. @return whether it did
+     */
+    static boolean boundedSpinUntil(java.util.function.BooleanSupplier flag) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BOUND_MILLIS);
+        while (!flag.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) return false;
+            Thread.yield();
+        }
+        return true;
+    }
+
+    /**
+     * Holds the caller (spinning, yielding) until a thread is queued on {@code s} or {@code otherDone}
+     * reads true, for at most {@link #BOUND_MILLIS}. Called by the party that holds the permits (or is
+     * about to release them) so that the other party really parks and is woken by the release: the
+     * waiting path, not a lucky fast path, is what the test then exercises.
+     */
+    static void holdUntilQueued(EventFdSemaphore s, java.util.function.BooleanSupplier otherDone) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BOUND_MILLIS);
+        while (!s.hasQueuedThreads() && !otherDone.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) return;
+            Thread.yield();
+        }
+    }
+
     /** Spins until {@code flag} reads true through the supplied volatile read. */
     static void spinUntil(java.util.function.BooleanSupplier flag) {
         while (!flag.getAsBoolean()) Thread.onSpinWait();
