@@ -2,8 +2,7 @@ package dev.eventfd.sync.internal;
 
 import dev.eventfd.sync.EventFdSemaphore;
 import dev.eventfd.sync.testutil.NamedParticipantChild;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import dev.eventfd.sync.SocketDirectoryTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -41,23 +40,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * interrupt status still set.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class NameLockTest {
+class NameLockTest extends SocketDirectoryTest {
 
     private static final Duration PATIENCE = Duration.ofSeconds(60);
     private static final AtomicLong NAMES = new AtomicLong();
-    private static Path dir;
-
-    @BeforeAll
-    static void socketDirectory() {
-        dir = NamedParticipantChild.newSocketDirectory();
-        System.setProperty("eventfd.sync.dir", dir.toString());
-    }
-
-    @AfterAll
-    static void removeSocketDirectory() {
-        System.clearProperty("eventfd.sync.dir");
-        NamedParticipantChild.deleteTree(dir);
-    }
 
     private static String name(String what) {
         return what + "-" + NAMES.incrementAndGet();
