@@ -6,6 +6,7 @@
 # old and new runs alternate, ROUNDS times, so that both see the same machine and load.
 #
 #   benchmarks/compare.sh REV [ROUNDS]     # default 2 rounds; about 6 minutes a round on 2 cores
+#   ONLY="lifecycle handoff" benchmarks/compare.sh REV   # some of: uncontended handoff throughput lifecycle
 #
 # Results: benchmarks/results/compare-<rev>/ (JMH JSON and logs per run, environment.txt, and
 # summary.txt: the median score of each benchmark for old and new, and new/old).
@@ -54,6 +55,7 @@ for r in $(seq 1 "$rounds"); do
                "throughput $B.ContendedThroughputBenchmark" \
                "lifecycle $B.LifecycleBenchmark"; do
       read -r name args <<< "$run"
+      [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]] && continue
       # shellcheck disable=SC2086
       "$JAVA_HOME/bin/java" -jar "$jar" -foe true -rf json -rff "$out/$name-$v-r$r.json" $args "${std[@]}" \
           > "$out/$name-$v-r$r.log" 2>&1 || { echo "FAILED: $name $v round $r (see $out/$name-$v-r$r.log)" >&2; exit 1; }

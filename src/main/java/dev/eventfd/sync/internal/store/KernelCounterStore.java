@@ -5,6 +5,7 @@ import dev.eventfd.sync.internal.NativeFd;
 import dev.eventfd.sync.internal.Poller;
 
 import java.lang.invoke.MethodHandles;
+import java.lang.ref.Cleaner;
 import java.lang.invoke.VarHandle;
 import java.util.function.Consumer;
 
@@ -52,6 +53,8 @@ public final class KernelCounterStore implements PermitStore {
     private volatile long edge;
     /** The counter as this JVM knows it: set by count(), adjusted by every take and give (getAndAdd). */
     private volatile long estimate;
+    /** The owner's cleaning action, once closeWhenUnreachable has registered it (volatile). */
+    private volatile Cleaner.Cleanable unreachable;
 
     /** Takes ownership of both descriptors, whose counter may hold any count (it is read now). */
     public KernelCounterStore(EventFd permits, EventFd turnstile) {
@@ -149,15 +152,21 @@ public final class KernelCounterStore implements PermitStore {
     @Override
     public void closeWhenUnreachable(Object owner) {
         EventFd p = permits, t = turnstile;  // the action must not capture this store's owner
-        NativeFd.cleaner().register(owner, () -> {
+        unreachable = NativeFd.cleaner().register(owner, () -> {
             p.close();
             t.close();
         });
     }
 
+    /** Closes both descriptors; through the cleanable if there is one, which also unregisters it. */
     @Override
     public void close() {
-        permits.close();
-        turnstile.close();
+        Cleaner.Cleanable c = unreachable;
+        if (c != null) {
+            c.clean();                        // runs the action once, and the GC has nothing left to track
+        } else {
+            permits.close();
+            turnstile.close();
+        }
     }
 }
