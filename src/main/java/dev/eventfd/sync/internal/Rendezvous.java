@@ -35,7 +35,9 @@ import java.util.regex.Pattern;
  * ({@link #close()}, also run when its owner becomes unreachable) under the same lock, so a joiner never
  * finds one half gone. One killed while a joiner is connected hangs up unanswered: the joiner asks it
  * again, until its listener refuses (then its socket is removed) or {@value #RESPONSE_MILLIS} ms have
- * passed. So the name keeps working as long as any participant lives, whoever created it, and is
+ * passed. A participant that is alive but does not answer in time (starved, say, among many JVMs
+ * starting at once) is asked again, with the others, for up to {@value #JOIN_MILLIS} ms before open()
+ * fails. So the name keeps working as long as any participant lives, whoever created it, and is
  * created afresh once all have gone. Whoever releases the lock when no socket of the name is left
  * (the last participant leaving, an {@code openExisting} that found nobody) first removes the lock
  * file, so names leave nothing behind; a waiter that then gets the removed file sees that the
@@ -99,6 +101,8 @@ public final class Rendezvous implements AutoCloseable {
     static final long REQUEST_MILLIS = 2_000;
     static final long RESPONSE_MILLIS = 5_000;
     static final long LOCK_MILLIS = 30_000;
+    /** How long a joiner keeps asking participants that are alive but silent (below LOCK_MILLIS, which others wait). */
+    static final long JOIN_MILLIS = 20_000;
     /** Connections a participant keeps waiting for their request at a time; see {@link #serve}. */
     static final int SLOW_CLIENTS = 16;
     /** The listen backlog of a participant's socket. */
@@ -684,7 +688,24 @@ public final class Rendezvous implements AutoCloseable {
      *                               afresh then would split the name in two
      */
     private static Opened join(Kind kind, Directory dir, String prefix, Patience patience) {
-        List<String> silent = new ArrayList<>();
+        // A participant that is alive but does not answer in time is most likely starved (a JVM
+        // starting beside many others): every live one is asked again, for up to JOIN_MILLIS in all,
+        // before open() fails rather than split the name.
+        long giveUp = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(JOIN_MILLIS);
+        for (;;) {
+            List<String> silent = new ArrayList<>();
+            Opened joined = joinRound(kind, dir, prefix, patience, silent);
+            if (joined != null || silent.isEmpty()) return joined;
+            if (System.nanoTime() - giveUp > 0) {
+                throw new IllegalStateException("the participants of " + prefix + "* are alive but none answered"
+                        + " within " + JOIN_MILLIS + " ms: " + String.join("; ", silent));
+            }
+            patience.pause(TimeUnit.MILLISECONDS.toNanos(50));
+        }
+    }
+
+    /** Asks each participant once (with retries while it hangs up or is busy); the silent ones go to {@code silent}. */
+    private static Opened joinRound(Kind kind, Directory dir, String prefix, Patience patience, List<String> silent) {
         for (String socket : sockets(dir, prefix)) {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS);
             long pause = TimeUnit.MILLISECONDS.toNanos(1);
@@ -713,10 +734,6 @@ public final class Rendezvous implements AutoCloseable {
                 patience.pause(pause);                            // ask again
                 pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(50));
             }
-        }
-        if (!silent.isEmpty()) {
-            throw new IllegalStateException("the participants of " + prefix + "* are alive but none answered: "
-                    + String.join("; ", silent));
         }
         return null;
     }
