@@ -64,8 +64,13 @@ class EventFdSemaphoreStoreFaultTest {
     private EventFdSemaphore semaphore;
 
     private EventFdSemaphore semaphore(int permits) {
-        store = new FaultyStore(permits);
-        semaphore = new EventFdSemaphore(0, false, store, store.real);
+        return semaphore(0, permits);
+    }
+
+    /** A semaphore with {@code local} permits already in this JVM and {@code inStore} in the store. */
+    private EventFdSemaphore semaphore(int local, int inStore) {
+        store = new FaultyStore(inStore);
+        semaphore = new EventFdSemaphore(local, false, store, store.real);
         return semaphore;
     }
 
@@ -127,6 +132,18 @@ class EventFdSemaphoreStoreFaultTest {
         assertEquals(3, s.availablePermits(), "a failed gather kept permits");
         assertTrue(s.tryAcquire(3));
         assertEquals(0, s.availablePermits());
+    }
+
+    @Test
+    void aFailedGatherGivesBackWhatItTookFromThisJvm() {
+        // one permit here, two in the store: tryAcquire(2) takes the local one, then fails in the store
+        EventFdSemaphore s = semaphore(1, 2);
+        store.failOn = "tryTake";
+        assertThrows(Injected.class, () -> s.tryAcquire(2));
+        store.failOn = "";
+        assertEquals(3, s.availablePermits(), "the local permit the gather took was not given back");
+        assertTrue(s.tryAcquire(3));
+        assertFalse(s.tryAcquire());
     }
 
     @Test
