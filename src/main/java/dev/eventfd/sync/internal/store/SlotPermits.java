@@ -1,0 +1,353 @@
+package dev.eventfd.sync.internal.store;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A crash-exact count of permits in memory shared by several processes: each process records what it
+ * holds in a slot of its own, so when it dies its permits are exactly what its slot says.
+ *
+ * <h2>Implementation overview</h2>
+ *
+ * <p><b>Layout.</b> 64-bit words, each group written by different processes on its own 64-byte line:
+ * <pre>
+ *   line 0  MAGIC_VERSION, SLOT_COUNT, HIGH_WATER (how many slots were ever claimed; only grows)
+ *   line 1  BASE: the initial permits plus every permit given beyond its giver's holding; only grows
+ *   line 2+ one word per slot: LIVE (bit 63) | WAITING (bit 62) | generation (bits 34..61) | held (bits 0..33)
+ * </pre>
+ * A slot is written only by its owner, by a claimant that holds its liveness lock, and by a recoverer
+ * once its owner has died; each change is one atomic instruction ({@code lock xadd}, {@code lock
+ * cmpxchg}), atomic between processes that map the same page.
+ *
+ * <p><b>Invariant.</b> The permits free are {@code BASE - Σ held(LIVE slots)}; a FREE slot holds 0;
+ * a LIVE slot's held is exactly what its owner holds plus what an acquire in progress has added and
+ * not yet kept or backed off. No set of holdings exceeds {@code BASE}: of any holdings whose sum would,
+ * the one added last read all the others while they were there (each acquirer writes its own slot,
+ * then reads every other: sequentially consistent accesses, Dekker pair "sum").
+ *
+ * <p><b>Steps</b>, and why a death after any of them loses nothing and creates nothing:
+ * <ul>
+ *   <li>{@link #tryTake}: add n to the own slot; read every other LIVE slot below HIGH_WATER and BASE;
+ *       if {@code BASE - sum >= 0} keep them, else subtract n and ring the waiters (a back-off is a
+ *       release: another contender may have backed off because of this one). A death after the add
+ *       leaves n in the slot, which the recovery zeroes with everything else the process held.
+ *   <li>{@link #give}: take {@code k = min(n, owned)} off the own slot, where {@code owned}, in the
+ *       process's own memory, is what its threads hold (the slot also carries other threads' takes in
+ *       progress, which may yet back off), then add {@code n - k} to BASE (a gift, kept when the giver
+ *       dies), then ring the waiters. A death between the two is
+ *       the same as a death before the release: the recovery returns the k permits anyway, and the
+ *       gift was never made. The other order would create permits for a moment (and for good if the
+ *       giver died in between).
+ *   <li>Waiting: set the own WAITING bit, try once more, and only then sleep on the own doorbell
+ *       (Dekker pair "doorbell": the waiter writes its bit, then reads the slots; a releaser writes a
+ *       slot or BASE, then reads the bits), so either the retry sees the release or the releaser sees
+ *       the bit and rings.
+ *   <li>{@link #claim}: take the slot's liveness lock (an OFD lock, which the kernel drops when the
+ *       process dies), raise HIGH_WATER above it, then CAS the word to {@code LIVE | gen + 1 | 0}. The
+ *       lock comes first: a LIVE word whose lock is free belongs to a dead process. If the word was
+ *       LIVE, the claimant has recovered it and rings (its dead owner may have owed a ring). HIGH_WATER
+ *       is raised before the slot can hold anything (pair "high water": the claimant raises it and then
+ *       adds; an acquirer adds and then reads it), so every sum includes every slot that could matter.
+ *   <li>{@link #recover}: read a LIVE word, find its lock free, CAS it to FREE keeping its generation,
+ *       then ring every waiter, whatever the slot held (its owner may have died between a release and
+ *       its ring). The CAS fails if the word changed, so two recoverers, or a recoverer and a claimant
+ *       that already took the slot over (a new generation), cannot both act. A recoverer's own death
+ *       leaves the word as it was, or FREE.
+ *   <li>{@link #close}: CAS the own word to FREE (returning what the process held), ring, then drop
+ *       the lock.
+ * </ul>
+ * What a dead process had given beyond its holdings stays given; what it held comes back. (System V's
+ * {@code SEM_UNDO} undoes both, and clamps at 0.) {@code SlotProtocolModelTest} explores every
+ * interleaving of this protocol with deaths at every step, and each of nine broken variants of it.
+ *
+ * <p><b>What it does not do.</b> Two contenders can each back off for the other and retry: each
+ * rings the other, so neither sleeps for good, but no order among processes is kept; a turn for FIFO
+ * across processes is a separate word above this one. Waiting itself (the doorbells and the poller)
+ * and the liveness locks are the caller's; this class only tells whom to ring.
+ */
+public final class SlotPermits {
+
+    /** Rings the doorbell of the process that owns a slot. */
+    public interface Doorbells {
+        void ring(int slot);
+    }
+
+    /** The slots' liveness locks: held by a slot's owner while it lives, dropped by the kernel when it dies. */
+    public interface Liveness {
+        /** Takes slot's lock for this process, without waiting. @return {@code false} if another holds it */
+        boolean tryLock(int slot);
+
+        /** Drops this process's lock of slot. */
+        void unlock(int slot);
+
+        /** Whether another process holds slot's lock (so its owner lives). */
+        boolean heldByAnother(int slot);
+    }
+
+    public static final int LINE = 64;
+    /** "EFDSLOT" and layout version 1. */
+    static final long MAGIC_VERSION = 0x45464453_4c4f5401L;
+    private static final long SLOT_COUNT = 8, HIGH_WATER = 16, BASE = LINE, SLOTS = 2L * LINE;
+
+    static final long LIVE = 1L << 63, WAITING = 1L << 62;
+    static final int GEN_SHIFT = 34;
+    static final long HELD_MASK = (1L << GEN_SHIFT) - 1, GEN_MASK = ((1L << 28) - 1) << GEN_SHIFT;
+    /** The most permits free or held at once: a semaphore's count is an {@code int}. */
+    public static final long MAX_PERMITS = Integer.MAX_VALUE;
+
+    private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
+
+    private final MemorySegment memory;
+    private final int slotCount;
+    private final Doorbells doorbells;
+    private final Liveness liveness;
+    private volatile int slot = -1;     // the own slot once claimed; -1 again after close()
+    /**
+     * What this process's threads hold (kept, not in flight). The own slot holds this plus every take in
+     * progress, so a give takes off the slot only what is really held here, never another thread's
+     * add that may yet back off. Dies with the process, as it should.
+     */
+    private volatile long owned;
+    private static final VarHandle OWNED;
+    static {
+        try {
+            OWNED = java.lang.invoke.MethodHandles.lookup().findVarHandle(SlotPermits.class, "owned", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private SlotPermits(MemorySegment memory, int slotCount, Doorbells doorbells, Liveness liveness) {
+        this.memory = memory;
+        this.slotCount = slotCount;
+        this.doorbells = doorbells;
+        this.liveness = liveness;
+    }
+
+    /** Bytes of shared memory for {@code slots} processes. */
+    public static long bytesFor(int slots) {
+        return SLOTS + (long) slots * LINE;
+    }
+
+    /**
+     * Lays out fresh, zeroed memory for {@code slots} processes and {@code initial} permits, and
+     * claims a slot in it for this process.
+     */
+    public static SlotPermits create(MemorySegment memory, int slots, long initial, Doorbells doorbells, Liveness liveness) {
+        if (slots < 1 || memory.byteSize() < bytesFor(slots)) {
+            throw new IllegalArgumentException(memory.byteSize() + " bytes cannot hold " + slots + " slots");
+        }
+        if (initial < 0 || initial > MAX_PERMITS) {
+            throw new IllegalArgumentException("initial permits " + initial + " not in [0, " + MAX_PERMITS + "]");
+        }
+        WORD.setVolatile(memory, SLOT_COUNT, (long) slots);
+        WORD.setVolatile(memory, BASE, initial);
+        WORD.setVolatile(memory, 0L, MAGIC_VERSION);   // last: a reader that sees the magic sees the rest
+        return attach(memory, doorbells, liveness);
+    }
+
+    /** Joins memory laid out by {@link #create} and claims a slot in it for this process. */
+    public static SlotPermits attach(MemorySegment memory, Doorbells doorbells, Liveness liveness) {
+        if (memory.byteSize() < SLOTS || (long) WORD.getVolatile(memory, 0L) != MAGIC_VERSION) {
+            throw new IllegalStateException("not a permit segment of layout version 1");
+        }
+        long slots = (long) WORD.getVolatile(memory, SLOT_COUNT);
+        if (slots < 1 || memory.byteSize() < bytesFor((int) Math.min(slots, Integer.MAX_VALUE))) {
+            throw new IllegalStateException("permit segment of " + memory.byteSize() + " bytes claims " + slots + " slots");
+        }
+        SlotPermits p = new SlotPermits(memory, (int) slots, doorbells, liveness);
+        p.claim();
+        return p;
+    }
+
+    private static long slotOffset(int slot) {
+        return SLOTS + (long) slot * LINE;
+    }
+
+    private long word(int slot) {
+        return (long) WORD.getVolatile(memory, slotOffset(slot));
+    }
+
+    static long held(long word) {
+        return word & HELD_MASK;
+    }
+
+    /** The own slot's index. */
+    public int slot() {
+        return slot;
+    }
+
+    /** Claims a free slot, or the slot of a dead process (recovering it); see the overview. */
+    private void claim() {
+        for (int j = 0; j < slotCount; j++) {
+            if (!liveness.tryLock(j)) continue;          // another process owns it, or is claiming it
+            raiseHighWater(j + 1);                       // pair "high water", claimant side: raised, then the slot can hold
+            for (;;) {
+                long w = word(j);
+                long gen = ((w & GEN_MASK) + (1L << GEN_SHIFT)) & GEN_MASK;
+                if (WORD.compareAndSet(memory, slotOffset(j), w, LIVE | gen)) {
+                    slot = j;
+                    if ((w & LIVE) != 0) ringWaiters();  // a dead owner's permits came back, or it owed a ring
+                    return;
+                }
+                // a recoverer freed it under us: read again
+            }
+        }
+        throw new IllegalStateException("all " + slotCount + " slots of the permit segment are in use by live processes");
+    }
+
+    private void raiseHighWater(int atLeast) {
+        for (long h; (h = (long) WORD.getVolatile(memory, HIGH_WATER)) < atLeast; ) {
+            if (WORD.compareAndSet(memory, HIGH_WATER, h, (long) atLeast)) return;
+        }
+    }
+
+    /**
+     * Takes {@code n} permits, all or none.
+     *
+     * @return whether they were taken; if not, nothing is held and the waiters were rung
+     */
+    public boolean tryTake(long n) {
+        long own = ownOffset(n);
+        // Dekker pair "sum", acquirer side: the own slot written (a full fence on x86: lock xadd), then every other read.
+        long sum = held((long) WORD.getAndAdd(memory, own, n)) + n;
+        // pair "high water", acquirer side: the own slot written, then HIGH_WATER read
+        int high = (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+        for (int j = 0; j < high; j++) {
+            if (j == slot) continue;
+            long w = word(j);
+            if ((w & LIVE) != 0) sum += held(w);
+        }
+        if ((long) WORD.getVolatile(memory, BASE) - sum >= 0) {             // BASE only grows: read last
+            OWNED.getAndAdd(this, n);
+            return true;
+        }
+        WORD.getAndAdd(memory, own, -n);
+        ringWaiters();                                   // a back-off is a release (see the overview)
+        return false;
+    }
+
+    /**
+     * Returns {@code n} permits: those this process holds, and the rest as a gift to every process.
+     *
+     * @throws Error "Maximum permit count exceeded" if the gift would take the free permits past
+     *               {@link #MAX_PERMITS}; if another process's gift raced it, what this process held
+     *               of the {@code n} is returned all the same
+     */
+    public void give(long n) {
+        long own = ownOffset(n);
+        long o, k;
+        do {
+            o = owned;
+            k = Math.min(n, o);
+        } while (k > 0 && !OWNED.compareAndSet(this, o, o - k));
+        if (k > 0) WORD.getAndAdd(memory, own, -k);
+        long gift = n - k;
+        if (gift > 0) {
+            for (long b; ; ) {
+                b = (long) WORD.getVolatile(memory, BASE);
+                if (b + gift > MAX_PERMITS + heldByAll()) {
+                    if (k > 0) ringWaiters();
+                    throw new Error("Maximum permit count exceeded");
+                }
+                if (WORD.compareAndSet(memory, BASE, b, b + gift)) break;
+            }
+        }
+        // Dekker pair "doorbell", releaser side: the slot (or BASE) written, then the WAITING bits read.
+        ringWaiters();
+    }
+
+    private long heldByAll() {
+        long sum = 0;
+        int high = (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+        for (int j = 0; j < high; j++) {
+            long w = word(j);
+            if ((w & LIVE) != 0) sum += held(w);
+        }
+        return sum;
+    }
+
+    /** Sets or clears the own WAITING bit; set it, then {@link #tryTake} once more, before sleeping. */
+    public void waiting(boolean on) {
+        long own = ownOffset(1);
+        for (long w; ((w = word(slot)) & WAITING) != 0 != on; ) {
+            // Dekker pair "doorbell", waiter side: the bit written (lock cmpxchg), then the slots read by the retry.
+            if (WORD.compareAndSet(memory, own, w, w ^ WAITING)) return;
+        }
+    }
+
+    /** The own slot's offset, checking {@code n} and that this process has not left. */
+    private long ownOffset(long n) {
+        if (n < 1 || n > MAX_PERMITS) throw new IllegalArgumentException("permits " + n + " not in [1, " + MAX_PERMITS + "]");
+        int s = slot;
+        if (s < 0) throw new IllegalStateException("this process has left the permit segment");
+        return slotOffset(s);
+    }
+
+    /** Rings every other process whose WAITING bit is set. */
+    private void ringWaiters() {
+        int high = (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+        for (int j = 0; j < high; j++) {
+            if (j == slot) continue;
+            long w = word(j);
+            if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) doorbells.ring(j);
+        }
+    }
+
+    /**
+     * Frees slot {@code j} if its owner has died, returning what it held, and rings every waiter.
+     *
+     * @return whether this call freed it
+     */
+    public boolean recover(int j) {
+        if (j < 0 || j >= slotCount) throw new IndexOutOfBoundsException("slot " + j + " of " + slotCount);
+        if (j == slot) return false;
+        long w = word(j);
+        if ((w & LIVE) == 0 || liveness.heldByAnother(j)) return false;
+        if (!WORD.compareAndSet(memory, slotOffset(j), w, w & GEN_MASK)) return false;   // a claimant or recoverer was first
+        ringWaiters();                                   // whatever it held: it may have owed a ring
+        return true;
+    }
+
+    /** Recovers every slot whose owner has died. @return how many this call freed */
+    public int recoverAll() {
+        int freed = 0;
+        int high = (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+        for (int j = 0; j < high; j++) if (recover(j)) freed++;
+        return freed;
+    }
+
+    /** The permits free now (a sum over the slots, not a snapshot). */
+    public long available() {
+        return (long) WORD.getVolatile(memory, BASE) - heldByAll();
+    }
+
+    /** The permits this process's threads hold (not counting takes in progress). */
+    public long held() {
+        return owned;
+    }
+
+    /** What slot {@code j} holds, and whether it is LIVE and waiting: for status and tests. */
+    public long slotWord(int j) {
+        return word(j);
+    }
+
+    /** How many slots were ever claimed. */
+    public int highWater() {
+        return (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+    }
+
+    /** Leaves: returns everything this process holds, rings the waiters and drops the slot's lock. */
+    public void close() {
+        if (slot < 0) return;
+        long own = slotOffset(slot);
+        for (long w; !WORD.compareAndSet(memory, own, w = word(slot), w & GEN_MASK); ) {
+            Thread.onSpinWait();                         // only this process writes its LIVE word: a retry is rare
+        }
+        owned = 0;
+        ringWaiters();
+        liveness.unlock(slot);
+        slot = -1;
+    }
+}

@@ -1,0 +1,263 @@
+package dev.eventfd.sync.internal.store;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@link SlotPermits} on one shared segment, each instance standing for a process: its liveness lock
+ * is a token in a map that a "death" drops (as the kernel drops an OFD lock), its doorbell a counter.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class SlotPermitsTest {
+
+    private final Arena arena = Arena.ofShared();
+    private MemorySegment memory;
+    /** slot -> the process (its Liveness) that holds the slot's lock */
+    private final ConcurrentHashMap<Integer, Process> locks = new ConcurrentHashMap<>();
+    private final AtomicInteger[] rings = new AtomicInteger[16];
+
+    {
+        for (int i = 0; i < rings.length; i++) rings[i] = new AtomicInteger();
+    }
+
+    /** A simulated process: its lock token, and its view of the segment. */
+    final class Process implements SlotPermits.Liveness {
+        SlotPermits permits;
+
+        @Override public boolean tryLock(int slot) { return locks.putIfAbsent(slot, this) == null || locks.get(slot) == this; }
+        @Override public void unlock(int slot) { locks.remove(slot, this); }
+        @Override public boolean heldByAnother(int slot) { Process p = locks.get(slot); return p != null && p != this; }
+
+        /** The kernel drops every lock of a dead process; its memory (what it knew) is gone with it. */
+        void die() {
+            locks.values().removeIf(p -> p == this);
+            permits = null;
+        }
+    }
+
+    private Process first(int slots, long initial) {
+        memory = arena.allocate(SlotPermits.bytesFor(slots), SlotPermits.LINE);
+        Process p = new Process();
+        p.permits = SlotPermits.create(memory, slots, initial, j -> rings[j].incrementAndGet(), p);
+        return p;
+    }
+
+    private Process join() {
+        Process p = new Process();
+        p.permits = SlotPermits.attach(memory, j -> rings[j].incrementAndGet(), p);
+        return p;
+    }
+
+    @AfterEach
+    void free() {
+        arena.close();
+    }
+
+    @Test
+    void takesAreAllOrNoneAndNeverExceedThePermits() {
+        Process a = first(4, 3), b = join();
+        assertTrue(a.permits.tryTake(2));
+        assertFalse(b.permits.tryTake(2), "2 + 2 of 3");
+        assertEquals(0, b.permits.held(), "a failed take keeps nothing");
+        assertTrue(b.permits.tryTake(1));
+        assertEquals(0, a.permits.available());
+        a.permits.give(2);
+        assertEquals(2, b.permits.available());
+        assertTrue(b.permits.tryTake(2));
+        assertEquals(3, b.permits.held());
+    }
+
+    @Test
+    void aDeadProcessesPermitsComeBackExactlyAndTheWaitersAreRung() {
+        Process a = first(4, 3), b = join(), c = join();
+        assertTrue(b.permits.tryTake(2));
+        c.permits.waiting(true);
+        assertFalse(c.permits.tryTake(2));
+        int slotOfB = b.permits.slot();
+        int before = rings[c.permits.slot()].get();
+        b.die();
+        assertEquals(1, a.permits.available(), "nothing comes back before the recovery");
+        assertEquals(1, a.permits.recoverAll(), "the recoverer learns it freed a slot (and retries its own waiters)");
+        assertEquals(0, a.permits.recoverAll(), "a recovery is done once");
+        assertEquals(0, c.permits.recoverAll());
+        assertTrue(rings[c.permits.slot()].get() > before, "the recovery rings the waiting process");
+        assertEquals(3, a.permits.available());
+        assertEquals(0, SlotPermits.held(a.permits.slotWord(slotOfB)));
+        c.permits.waiting(false);
+        assertTrue(c.permits.tryTake(3));
+    }
+
+    @Test
+    void aLiveProcessIsNeverRecovered() {
+        Process a = first(4, 2), b = join();
+        assertTrue(b.permits.tryTake(1));
+        assertFalse(a.permits.recover(b.permits.slot()));
+        assertEquals(0, a.permits.recoverAll());
+        assertEquals(1, a.permits.available());
+    }
+
+    @Test
+    void whatADeadProcessGaveBeyondItsHoldingsStaysGiven() {
+        Process a = first(4, 0), b = join();
+        b.permits.give(2);                 // a release without an acquire: a gift
+        b.die();
+        a.permits.recoverAll();
+        assertEquals(2, a.permits.available());
+        assertTrue(a.permits.tryTake(2));
+    }
+
+    @Test
+    void aClaimantRecoversADeadSlotAndARecoveryWithAStaleWordDoesNothing() {
+        Process a = first(2, 2), b = join();
+        int slotOfB = b.permits.slot();
+        assertTrue(b.permits.tryTake(2));
+        long old = a.permits.slotWord(slotOfB);
+        b.die();
+        Process c = join();                // both slots taken or dead: it takes the dead one over
+        assertEquals(slotOfB, c.permits.slot());
+        assertNotEquals(old & SlotPermits.GEN_MASK, a.permits.slotWord(slotOfB) & SlotPermits.GEN_MASK, "a new generation");
+        assertEquals(2, a.permits.available());
+        assertTrue(c.permits.tryTake(1));
+        assertFalse(a.permits.recover(slotOfB), "its owner lives");
+        assertEquals(1, a.permits.available());
+    }
+
+    @Test
+    void aReleaseRingsOnlyWaitingProcesses() {
+        Process a = first(4, 1), b = join(), c = join();
+        assertTrue(a.permits.tryTake(1));
+        b.permits.waiting(true);
+        assertFalse(b.permits.tryTake(1));
+        int bBefore = rings[b.permits.slot()].get(), cBefore = rings[c.permits.slot()].get();
+        a.permits.give(1);
+        assertEquals(bBefore + 1, rings[b.permits.slot()].get());
+        assertEquals(cBefore, rings[c.permits.slot()].get(), "a process that does not wait is not rung");
+    }
+
+    @Test
+    void closeReturnsWhatTheProcessHeldAndFreesItsSlot() {
+        Process a = first(2, 3), b = join();
+        assertTrue(b.permits.tryTake(3));
+        int slotOfB = b.permits.slot();
+        b.permits.close();
+        assertEquals(3, a.permits.available());
+        assertFalse(locks.containsKey(slotOfB));
+        assertThrows(IllegalStateException.class, () -> b.permits.tryTake(1));
+        assertEquals(slotOfB, join().permits.slot(), "the slot is free again");
+    }
+
+    @Test
+    void badInputIsRefusedWithTheRule() {
+        Process a = first(1, 1);
+        assertEquals("permits 0 not in [1, 2147483647]",
+                assertThrows(IllegalArgumentException.class, () -> a.permits.tryTake(0)).getMessage());
+        assertThrows(IllegalArgumentException.class, () -> a.permits.give(1L << 31));
+        assertEquals("all 1 slots of the permit segment are in use by live processes",
+                assertThrows(IllegalStateException.class, this::join).getMessage());
+        MemorySegment garbage = arena.allocate(SlotPermits.bytesFor(1));
+        assertThrows(IllegalStateException.class, () -> SlotPermits.attach(garbage, j -> { }, new Process()));
+        assertThrows(IllegalArgumentException.class,
+                () -> SlotPermits.create(arena.allocate(64), 1, 1, j -> { }, new Process()));
+        assertEquals(1, a.permits.available(), "nothing changed");
+    }
+
+    @Test
+    void aGiftPastTheMaximumIsRefusedAndChangesNothing() {
+        Process a = first(2, SlotPermits.MAX_PERMITS);
+        Error e = assertThrows(Error.class, () -> a.permits.give(1));
+        assertEquals("Maximum permit count exceeded", e.getMessage());
+        assertEquals(SlotPermits.MAX_PERMITS, a.permits.available());
+    }
+
+    /**
+     * Processes, several threads each, take and give 1..3 permits in a loop while some die holding
+     * permits and are replaced, and a survivor recovers them: no take ever exceeds the permits, and
+     * at the end exactly the permits plus the gifts are free.
+     */
+    @Test
+    void chaosWithDeathsConservesEveryPermit() throws Exception {
+        int permits = 4, slots = 8;
+        Process survivor = first(slots, permits);
+        AtomicLong inUse = new AtomicLong();
+        AtomicReference<String> failure = new AtomicReference<>();
+        long gifts = 0;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+        int generations = 0;
+        while (System.nanoTime() < deadline && failure.get() == null) {
+            List<Process> procs = new ArrayList<>();
+            List<Thread> threads = new ArrayList<>();
+            List<AtomicLong> heldByProcess = new ArrayList<>();
+            for (int p = 0; p < 3; p++) {
+                Process proc = join();
+                procs.add(proc);
+                AtomicLong mine = new AtomicLong();
+                heldByProcess.add(mine);
+                for (int t = 0; t < 2; t++) {
+                    SlotPermits view = proc.permits;
+                    threads.add(Thread.ofPlatform().start(() -> {
+                        ThreadLocalRandom r = ThreadLocalRandom.current();
+                        for (int i = 0; i < 20_000; i++) {
+                            int n = 1 + r.nextInt(3);
+                            if (!view.tryTake(n)) continue;
+                            mine.addAndGet(n);
+                            if (inUse.addAndGet(n) > permits + giftsSoFar.get()) {
+                                failure.compareAndSet(null, "overcommit: " + inUse.get() + " in use");
+                            }
+                            if (r.nextInt(2_000) == 0) break;   // "dies" holding them: never gives them back
+                            inUse.addAndGet(-n);
+                            mine.addAndGet(-n);
+                            view.give(n);
+                        }
+                    }));
+                }
+            }
+            for (Thread t : threads) t.join();
+            // Each process either dies (holding what its threads kept) or gives back and leaves.
+            for (int p = 0; p < procs.size(); p++) {
+                long kept = heldByProcess.get(p).get();
+                inUse.addAndGet(-kept);           // a dead process's holdings stop being in use with it
+                if ((generations + p) % 2 == 0) {
+                    procs.get(p).die();
+                } else {
+                    if (kept > 0) procs.get(p).permits.give(kept);
+                    procs.get(p).permits.close();
+                }
+            }
+            if (generations % 5 == 0) {           // a gift now and then
+                survivor.permits.give(1);
+                gifts++;
+                giftsSoFar.incrementAndGet();
+            }
+            survivor.permits.recoverAll();
+            generations++;
+        }
+        assertNull(failure.get());
+        assertTrue(generations > 3, "only " + generations + " generations");
+        assertEquals(permits + gifts, survivor.permits.available(), "after " + generations + " generations");
+        for (int j = 0; j < slots; j++) {
+            if (j != survivor.permits.slot()) assertEquals(0, SlotPermits.held(survivor.permits.slotWord(j)), "slot " + j);
+        }
+        assertTrue(survivor.permits.tryTake(permits + gifts));
+    }
+
+    private final AtomicLong giftsSoFar = new AtomicLong();
+}
