@@ -1,0 +1,136 @@
+package dev.eventfd.sync.jcstress;
+
+import dev.eventfd.sync.internal.store.SlotPermits;
+import org.openjdk.jcstress.annotations.*;
+import org.openjdk.jcstress.infra.results.ZJ_Result;
+import org.openjdk.jcstress.infra.results.ZZJ_Result;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+import static org.openjdk.jcstress.annotations.Expect.*;
+
+/**
+ * The crash-exact slot store's protocol, each actor standing for a process: its own {@link
+ * SlotPermits} on one shared segment, with a liveness lock per slot that a "death" drops.
+ */
+public class SlotPermitsAsProcesses {
+
+    /** Liveness locks shared by the simulated processes of one segment. */
+    static final class Locks {
+        final AtomicReferenceArray<Object> owner;
+
+        Locks(int slots) {
+            owner = new AtomicReferenceArray<>(slots);
+        }
+
+        SlotPermits.Liveness forProcess(Object process) {
+            return new SlotPermits.Liveness() {
+                @Override public boolean tryLock(int slot) { return owner.compareAndSet(slot, null, process) || owner.get(slot) == process; }
+                @Override public void unlock(int slot) { owner.compareAndSet(slot, process, null); }
+                @Override public boolean heldByAnother(int slot) { Object o = owner.get(slot); return o != null && o != process; }
+            };
+        }
+    }
+
+    static MemorySegment segment(int slots) {
+        return Arena.ofAuto().allocate(SlotPermits.bytesFor(slots), SlotPermits.LINE);
+    }
+
+    static final SlotPermits.Doorbells SILENT = slot -> { };
+
+    /**
+     * Two processes take the only permit at once. Results: each take, then the permits free.
+     */
+    @JCStressTest
+    @Outcome(id = {"true, false, 0", "false, true, 0"}, expect = ACCEPTABLE, desc = "exactly one took it")
+    @Outcome(id = "false, false, 1", expect = ACCEPTABLE_INTERESTING, desc = "each backed off for the other (both retry when rung)")
+    @Outcome(id = "true, true, -1", expect = FORBIDDEN, desc = "both took the only permit")
+    @Outcome(expect = FORBIDDEN, desc = "anything else: a permit was created or lost")
+    @State
+    public static class TwoTakesOfOnePermit {
+        final MemorySegment memory = segment(2);
+        final Locks locks = new Locks(2);
+        final SlotPermits a = SlotPermits.create(memory, 2, 1, SILENT, locks.forProcess("a"));
+        final SlotPermits b = SlotPermits.attach(memory, SILENT, locks.forProcess("b"));
+
+        @Actor public void processA(ZZJ_Result r) { r.r1 = a.tryTake(1); }
+        @Actor public void processB(ZZJ_Result r) { r.r2 = b.tryTake(1); }
+        @Arbiter public void arbiter(ZZJ_Result r) { r.r3 = a.available(); }
+    }
+
+    /**
+     * A process gives back its permit while another takes one. Results: the take, then the permits free.
+     */
+    @JCStressTest
+    @Outcome(id = "true, 0", expect = ACCEPTABLE, desc = "the take saw the give")
+    @Outcome(id = "false, 1", expect = ACCEPTABLE, desc = "the take ran first; the permit stays free")
+    @Outcome(expect = FORBIDDEN, desc = "a permit was created or lost")
+    @State
+    public static class GiveVersusTake {
+        final MemorySegment memory = segment(2);
+        final Locks locks = new Locks(2);
+        final SlotPermits a = SlotPermits.create(memory, 2, 1, SILENT, locks.forProcess("a"));
+        final SlotPermits b = SlotPermits.attach(memory, SILENT, locks.forProcess("b"));
+        { if (!a.tryTake(1)) throw new AssertionError("set-up"); }
+
+        @Actor public void giver() { a.give(1); }
+        @Actor public void taker(ZJ_Result r) { r.r1 = b.tryTake(1); }
+        @Arbiter public void arbiter(ZJ_Result r) { r.r2 = b.available(); }
+    }
+
+    /**
+     * The only permit is given back while another process asks for two: the give must never make
+     * two permits appear, even for an instant. Results: the take, then the permits free.
+     */
+    @JCStressTest
+    @Outcome(id = "false, 1", expect = ACCEPTABLE, desc = "only one permit exists: the take of two fails")
+    @Outcome(expect = FORBIDDEN, desc = "the give made a permit appear twice (the take of two succeeded)")
+    @State
+    public static class TakeTwoDuringGive {
+        final MemorySegment memory = segment(2);
+        final Locks locks = new Locks(2);
+        final SlotPermits a = SlotPermits.create(memory, 2, 1, SILENT, locks.forProcess("a"));
+        final SlotPermits b = SlotPermits.attach(memory, SILENT, locks.forProcess("b"));
+        { if (!a.tryTake(1)) throw new AssertionError("set-up"); }
+
+        @Actor public void giver() { a.give(1); }
+        @Actor public void taker(ZJ_Result r) { r.r1 = b.tryTake(2); }
+        @Arbiter public void arbiter(ZJ_Result r) { r.r2 = b.available(); }
+    }
+
+    /**
+     * A process died holding both permits. A survivor recovers its slot while a newcomer claims it
+     * (the only slot left, so it takes the dead one over) and takes one permit. Results: whether the
+     * survivor's recovery freed it, whether the newcomer's take succeeded, then the permits free:
+     * the dead process's two came back once, whichever won, and the newcomer holds one.
+     */
+    @JCStressTest
+    @Outcome(id = {"true, true, 1", "false, true, 1"}, expect = ACCEPTABLE, desc = "the dead process's permits came back once")
+    @Outcome(expect = FORBIDDEN, desc = "permits lost or duplicated by the race (2: the recovery wiped the newcomer's holding)")
+    @State
+    public static class RecoveryVersusClaim {
+        final MemorySegment memory = segment(2);
+        final Locks locks = new Locks(2);
+        final SlotPermits survivor = SlotPermits.create(memory, 2, 2, SILENT, locks.forProcess("survivor"));
+        final int deadSlot;
+        SlotPermits newcomer;
+        {
+            SlotPermits dead = SlotPermits.attach(memory, SILENT, locks.forProcess("dead"));
+            if (!dead.tryTake(2)) throw new AssertionError("set-up");
+            deadSlot = dead.slot();
+            locks.owner.set(deadSlot, null);              // it dies: the kernel drops its lock
+        }
+
+        @Actor public void survivor(ZZJ_Result r) { r.r1 = survivor.recover(deadSlot); }
+
+        @Actor
+        public void newcomer(ZZJ_Result r) {
+            newcomer = SlotPermits.attach(memory, SILENT, locks.forProcess("newcomer"));
+            r.r2 = newcomer.tryTake(1);
+        }
+
+        @Arbiter public void arbiter(ZZJ_Result r) { r.r3 = survivor.available(); }
+    }
+}
