@@ -40,6 +40,18 @@ public class SlotPermitsAsProcesses {
 
     static final SlotPermits.Doorbells SILENT = slot -> { };
 
+    /** Processes a and b on a segment of one permit; in {@code aHolds}, a has taken it. */
+    abstract static class TwoProcesses {
+        final MemorySegment memory = segment(2);
+        final Locks locks = new Locks(2);
+        final SlotPermits a = SlotPermits.create(memory, 2, 1, SILENT, locks.forProcess("a"));
+        final SlotPermits b = SlotPermits.attach(memory, SILENT, locks.forProcess("b"));
+
+        TwoProcesses(boolean aHolds) {
+            if (aHolds && !a.tryTake(1)) throw new AssertionError("set-up");
+        }
+    }
+
     /**
      * Two processes take the only permit at once. Results: each take, then the permits free.
      */
@@ -49,11 +61,8 @@ public class SlotPermitsAsProcesses {
     @Outcome(id = "true, true, -1", expect = FORBIDDEN, desc = "both took the only permit")
     @Outcome(expect = FORBIDDEN, desc = "anything else: a permit was created or lost")
     @State
-    public static class TwoTakesOfOnePermit {
-        final MemorySegment memory = segment(2);
-        final Locks locks = new Locks(2);
-        final SlotPermits a = SlotPermits.create(memory, 2, 1, SILENT, locks.forProcess("a"));
-        final SlotPermits b = SlotPermits.attach(memory, SILENT, locks.forProcess("b"));
+    public static class TwoTakesOfOnePermit extends TwoProcesses {
+        public TwoTakesOfOnePermit() { super(false); }
 
         @Actor public void processA(ZZJ_Result r) { r.r1 = a.tryTake(1); }
         @Actor public void processB(ZZJ_Result r) { r.r2 = b.tryTake(1); }
@@ -68,12 +77,8 @@ public class SlotPermitsAsProcesses {
     @Outcome(id = "false, 1", expect = ACCEPTABLE, desc = "the take ran first; the permit stays free")
     @Outcome(expect = FORBIDDEN, desc = "a permit was created or lost")
     @State
-    public static class GiveVersusTake {
-        final MemorySegment memory = segment(2);
-        final Locks locks = new Locks(2);
-        final SlotPermits a = SlotPermits.create(memory, 2, 1, SILENT, locks.forProcess("a"));
-        final SlotPermits b = SlotPermits.attach(memory, SILENT, locks.forProcess("b"));
-        { if (!a.tryTake(1)) throw new AssertionError("set-up"); }
+    public static class GiveVersusTake extends TwoProcesses {
+        public GiveVersusTake() { super(true); }
 
         @Actor public void giver() { a.give(1); }
         @Actor public void taker(ZJ_Result r) { r.r1 = b.tryTake(1); }
@@ -88,12 +93,8 @@ public class SlotPermitsAsProcesses {
     @Outcome(id = "false, 1", expect = ACCEPTABLE, desc = "only one permit exists: the take of two fails")
     @Outcome(expect = FORBIDDEN, desc = "the give made a permit appear twice (the take of two succeeded)")
     @State
-    public static class TakeTwoDuringGive {
-        final MemorySegment memory = segment(2);
-        final Locks locks = new Locks(2);
-        final SlotPermits a = SlotPermits.create(memory, 2, 1, SILENT, locks.forProcess("a"));
-        final SlotPermits b = SlotPermits.attach(memory, SILENT, locks.forProcess("b"));
-        { if (!a.tryTake(1)) throw new AssertionError("set-up"); }
+    public static class TakeTwoDuringGive extends TwoProcesses {
+        public TakeTwoDuringGive() { super(true); }
 
         @Actor public void giver() { a.give(1); }
         @Actor public void taker(ZJ_Result r) { r.r1 = b.tryTake(2); }
