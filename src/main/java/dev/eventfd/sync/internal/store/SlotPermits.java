@@ -338,7 +338,12 @@ public final class SlotPermits {
         return (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
     }
 
-    /** Leaves: returns everything this process holds, rings the waiters and drops the slot's lock. */
+    /**
+     * Leaves: returns everything this process holds, rings the waiters and drops the slot's lock. The
+     * caller makes sure no take or give of this process runs concurrently with or after it (a take
+     * that added to the FREE word afterwards would hold permits no sum counts), as the semaphore's
+     * close protocol keeps every store operation before the store's close.
+     */
     public void close() {
         if (slot < 0) return;
         long own = slotOffset(slot);
