@@ -212,8 +212,7 @@ public final class SlotPermits {
         long own = ownOffset(n);
         // Dekker pair "sum", acquirer side: the own slot written (a full fence on x86: lock xadd), then every other read.
         long sum = held((long) WORD.getAndAdd(memory, own, n)) + n;
-        // pair "high water", acquirer side: the own slot written, then HIGH_WATER read
-        int high = (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+        int high = highWater();            // pair "high water", acquirer side: the own slot written, then HIGH_WATER read
         for (int j = 0; j < high; j++) {
             if (j == slot) continue;
             long w = word(j);
@@ -260,7 +259,7 @@ public final class SlotPermits {
 
     private long heldByAll() {
         long sum = 0;
-        int high = (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+        int high = highWater();
         for (int j = 0; j < high; j++) {
             long w = word(j);
             if ((w & LIVE) != 0) sum += held(w);
@@ -287,7 +286,7 @@ public final class SlotPermits {
 
     /** Rings every other process whose WAITING bit is set. */
     private void ringWaiters() {
-        int high = (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+        int high = highWater();
         for (int j = 0; j < high; j++) {
             if (j == slot) continue;
             long w = word(j);
@@ -313,7 +312,7 @@ public final class SlotPermits {
     /** Recovers every slot whose owner has died. @return how many this call freed */
     public int recoverAll() {
         int freed = 0;
-        int high = (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
+        int high = highWater();
         for (int j = 0; j < high; j++) if (recover(j)) freed++;
         return freed;
     }
@@ -333,8 +332,8 @@ public final class SlotPermits {
         return word(j);
     }
 
-    /** How many slots were ever claimed. */
-    public int highWater() {
+    /** How many slots were ever claimed: every slot a sum or a scan must read. */
+    private int highWater() {
         return (int) Math.min((long) WORD.getVolatile(memory, HIGH_WATER), slotCount);
     }
 
