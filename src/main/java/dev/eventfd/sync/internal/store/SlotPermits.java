@@ -12,7 +12,8 @@ import java.lang.invoke.VarHandle;
  *
  * <p><b>Layout.</b> 64-bit words, each group written by different processes on its own 64-byte line:
  * <pre>
- *   line 0  MAGIC_VERSION, SLOT_COUNT, HIGH_WATER (how many slots were ever claimed; only grows)
+ *   line 0  MAGIC_VERSION, SLOT_COUNT, HIGH_WATER (how many slots were ever claimed; only grows),
+ *           GATHER (0, or the slot + 1 and generation of the process holding the gather right)
  *   line 1  BASE: the initial permits plus every permit given beyond its giver's holding; only grows
  *   line 2+ one word per slot: LIVE (bit 63) | WAITING (bit 62) | generation (bits 34..61) | held (bits 0..33)
  * </pre>
@@ -29,8 +30,12 @@ import java.lang.invoke.VarHandle;
  * <p><b>Steps</b>, and why a death after any of them loses nothing and creates nothing:
  * <ul>
  *   <li>{@link #tryTake}: add n to the own slot; read every other LIVE slot below HIGH_WATER and BASE;
- *       if {@code BASE - sum >= 0} keep them, else subtract n and ring the waiters (a back-off is a
- *       release: another contender may have backed off because of this one). A death after the add
+ *       if {@code BASE - sum >= 0} keep them, else subtract n, look again whether a permit is free
+ *       (every slot, then BASE), and if one is, ring the waiters: a back-off is then a release,
+ *       since another contender may have failed because of this one's add and backed off before it.
+ *       Of contenders that fail for each other, the last to back off sees the others' back-offs, so
+ *       it rings; a back-off under a real shortage rings nobody (else two waiting processes would
+ *       wake each other for as long as the permits are held elsewhere). A death after the add
  *       leaves n in the slot, which the recovery zeroes with everything else the process held.
  *   <li>{@link #give}: take {@code k = min(n, owned)} off the own slot, where {@code owned}, in the
  *       process's own memory, is what its threads hold (the slot also carries other threads' takes in
@@ -56,6 +61,14 @@ import java.lang.invoke.VarHandle;
  *       leaves the word as it was, or FREE.
  *   <li>{@link #close}: CAS the own word to FREE (returning what the process held), ring, then drop
  *       the lock.
+ *   <li>The gather right ({@link #tryClaimGatherRight}): the one process whose threads may hold part
+ *       of a multi-permit request while they wait for the rest (see {@code PermitStore}). GATHER names
+ *       its holder's slot and generation, and is valid only while that slot is LIVE with that
+ *       generation and its lock is held: a claimant that finds it naming a dead owner recovers the
+ *       slot (which returns the gathered permits too) and CASes GATHER to itself; one naming a FREE
+ *       or taken-over slot is free already. So a death while gathering, or between a recovery and
+ *       anything after it, never leaves the right taken. Releasing it CASes GATHER to 0 and rings
+ *       (Dekker pair "doorbell" again: a waiter for the right sets its bit, then reads GATHER).
  * </ul>
  * What a dead process had given beyond its holdings stays given; what it held comes back. (System V's
  * {@code SEM_UNDO} undoes both, and clamps at 0.) {@code SlotProtocolModelTest} explores every
@@ -88,7 +101,7 @@ public final class SlotPermits {
     public static final int LINE = 64;
     /** "EFDSLOT" and layout version 1. */
     static final long MAGIC_VERSION = 0x45464453_4c4f5401L;
-    private static final long SLOT_COUNT = 8, HIGH_WATER = 16, BASE = LINE, SLOTS = 2L * LINE;
+    private static final long SLOT_COUNT = 8, HIGH_WATER = 16, GATHER = 24, BASE = LINE, SLOTS = 2L * LINE;
 
     static final long LIVE = 1L << 63, WAITING = 1L << 62;
     static final int GEN_SHIFT = 34;
@@ -135,6 +148,12 @@ public final class SlotPermits {
      * claims a slot in it for this process.
      */
     public static SlotPermits create(MemorySegment memory, int slots, long initial, Doorbells doorbells, Liveness liveness) {
+        layOut(memory, slots, initial);
+        return attach(memory, doorbells, liveness);
+    }
+
+    /** Lays out fresh, zeroed memory for {@code slots} processes and {@code initial} permits; claims nothing. */
+    public static void layOut(MemorySegment memory, int slots, long initial) {
         if (slots < 1 || memory.byteSize() < bytesFor(slots)) {
             throw new IllegalArgumentException(memory.byteSize() + " bytes cannot hold " + slots + " slots");
         }
@@ -144,7 +163,6 @@ public final class SlotPermits {
         WORD.setVolatile(memory, SLOT_COUNT, (long) slots);
         WORD.setVolatile(memory, BASE, initial);
         WORD.setVolatile(memory, 0L, MAGIC_VERSION);   // last: a reader that sees the magic sees the rest
-        return attach(memory, doorbells, liveness);
     }
 
     /** Joins memory laid out by {@link #create} and claims a slot in it for this process. */
@@ -171,6 +189,11 @@ public final class SlotPermits {
 
     static long held(long word) {
         return word & HELD_MASK;
+    }
+
+    /** How many slots the segment has. */
+    public int slotCount() {
+        return slotCount;
     }
 
     /** The own slot's index. */
@@ -223,7 +246,7 @@ public final class SlotPermits {
             return true;
         }
         WORD.getAndAdd(memory, own, -n);
-        ringWaiters();                                   // a back-off is a release (see the overview)
+        if (available() > 0) ringWaiters();              // a back-off is a release when a permit is free (see the overview)
         return false;
     }
 
@@ -317,9 +340,51 @@ public final class SlotPermits {
         return freed;
     }
 
+    /** Claims the gather right for this process (see the overview). @return whether it holds it now */
+    public boolean tryClaimGatherRight() {
+        long mine = ownGather();
+        for (;;) {
+            long g = (long) WORD.getVolatile(memory, GATHER);
+            if (g == mine) return true;
+            if (g != 0 && gatherHolderLive(g)) {
+                int j = (int) (g & HELD_MASK) - 1;
+                if (!recover(j)) return false;           // its holder lives (or a recoverer was first, and rang)
+            }
+            if (WORD.compareAndSet(memory, GATHER, g, mine)) return true;
+        }
+    }
+
+    /** Gives back the gather right; rings the waiters. */
+    public void releaseGatherRight() {
+        // Dekker pair "doorbell", releaser side: GATHER written, then the WAITING bits read.
+        if (WORD.compareAndSet(memory, GATHER, ownGather(), 0L)) ringWaiters();
+    }
+
+    /** Whether the gather right is free or held by this process (its holder may be dead: a lock test). */
+    public boolean gatherRightAvailable() {
+        long g = (long) WORD.getVolatile(memory, GATHER);
+        if (g == 0 || g == ownGather() || !gatherHolderLive(g)) return true;
+        return !liveness.heldByAnother((int) (g & HELD_MASK) - 1);
+    }
+
+    private long ownGather() {
+        int s = slot;
+        if (s < 0) throw new IllegalStateException("this process has left the permit segment");
+        return (s + 1) | (word(s) & GEN_MASK);
+    }
+
+    /** Whether GATHER value {@code g} names a slot that is still LIVE in the generation it names. */
+    private boolean gatherHolderLive(long g) {
+        long j = (g & HELD_MASK) - 1;
+        if (j < 0 || j >= slotCount) return false;
+        long w = word((int) j);
+        return (w & LIVE) != 0 && (w & GEN_MASK) == (g & GEN_MASK);
+    }
+
     /** The permits free now (a sum over the slots, not a snapshot). */
     public long available() {
-        return (long) WORD.getVolatile(memory, BASE) - heldByAll();
+        long held = heldByAll();
+        return (long) WORD.getVolatile(memory, BASE) - held;    // the slots, then BASE (which only grows)
     }
 
     /** The permits this process's threads hold (not counting takes in progress). */

@@ -156,6 +156,32 @@ class SlotPermitsTest {
     }
 
     @Test
+    void aFailedTakeUnderARealShortageRingsNobody() {
+        // Else two waiting processes ring each other for as long as a third holds every permit.
+        Process holder = first(4, 2), b = join(), c = join();
+        assertTrue(holder.permits.tryTake(2));
+        b.permits.waiting(true);
+        c.permits.waiting(true);
+        int bBefore = rings[b.permits.slot()].get(), cBefore = rings[c.permits.slot()].get();
+        assertFalse(c.permits.tryTake(1));
+        assertFalse(b.permits.tryTake(1));
+        assertEquals(bBefore, rings[b.permits.slot()].get(), "c's failed take rang b");
+        assertEquals(cBefore, rings[c.permits.slot()].get(), "b's failed take rang c");
+        holder.permits.give(1);
+        assertEquals(bBefore + 1, rings[b.permits.slot()].get(), "a release rings the waiters");
+    }
+
+    @Test
+    void aBackOffWithAPermitFreeRingsTheWaiters() {
+        // b's take of 2 fails with 1 free: the permit b's add hid from others is free again, so b rings.
+        Process a = first(4, 1), b = join();
+        a.permits.waiting(true);
+        int before = rings[a.permits.slot()].get();
+        assertFalse(b.permits.tryTake(2));
+        assertEquals(before + 1, rings[a.permits.slot()].get());
+    }
+
+    @Test
     void closeReturnsWhatTheProcessHeldAndFreesItsSlot() {
         Process a = first(2, 3), b = join();
         assertTrue(b.permits.tryTake(3));

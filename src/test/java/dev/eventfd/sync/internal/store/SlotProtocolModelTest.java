@@ -366,8 +366,8 @@ class SlotProtocolModelTest {
             t[pr(p, P_K)] = 0;
         }
 
-        // pc: 0 add, 1 read slot IDX, 2 read base and decide, 3 back off, 4 set waiting bit,
-        //     5 clear waiting bit, 6 sleep on the doorbell
+        // pc: 0 add, 1 read slot IDX, 2 read base and decide, 3 back off, 8-9 look whether anything is
+        //     free now, 7 ring (if so), 4 set waiting bit, 5 clear waiting bit, 6 sleep on the doorbell
         void acquire(int[] s, int p, int n) {
             int me = slotOf(p);
             int pc = s[pr(p, P_PC)];
@@ -414,10 +414,26 @@ class SlotProtocolModelTest {
                 case 3 -> {
                     t[sl(me, S_HELD)] -= n;      // getAndAdd(own slot, -n)
                     t[pr(p, P_FLIGHT)] = 0;
-                    boolean ring = c.variant != Variant.BACK_OFF_RINGS_NOBODY;
+                    boolean look = c.variant != Variant.BACK_OFF_RINGS_NOBODY;
+                    t[pr(p, P_PC)] = look ? 8 : s[sl(me, S_WAIT)] == 1 ? 6 : 4;
+                    t[pr(p, P_IDX)] = 0;
+                    t[pr(p, P_ACC)] = 0;
+                    emit(t, () -> who + ": backs off, slot -= " + n);
+                }
+                case 8 -> {                      // after the back-off, is anything free? read every slot, its own too
+                    int j = s[pr(p, P_IDX)];
+                    if (s[sl(j, S_STATE)] == 1) t[pr(p, P_ACC)] += s[sl(j, S_HELD)];
+                    t[pr(p, P_IDX)] = j + 1;
+                    if (j + 1 == c.slots()) t[pr(p, P_PC)] = 9;
+                    emit(t, () -> who + ": looks at slot " + j + " (held " + s[sl(j, S_HELD)] + ")");
+                }
+                case 9 -> {                      // then the base: rings only if a permit is free
+                    int free = s[G_BASE] - s[pr(p, P_ACC)];
+                    boolean ring = free > 0;
                     t[pr(p, P_PC)] = ring ? 7 : s[sl(me, S_WAIT)] == 1 ? 6 : 4;
                     t[pr(p, P_IDX)] = first(me);
-                    emit(t, () -> who + ": backs off, slot -= " + n);
+                    t[pr(p, P_ACC)] = 0;
+                    emit(t, () -> who + ": " + free + " free after its back-off" + (ring ? ", rings" : ""));
                 }
                 case 7 -> {                      // a back-off is a release: another contender may have backed off for it
                     int j = s[pr(p, P_IDX)];
