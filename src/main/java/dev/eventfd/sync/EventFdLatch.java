@@ -133,7 +133,7 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
         requireNonNegative(count);
         EventFdSupport.ensureAvailability();
         Rendezvous.Opened o = Rendezvous.open(Rendezvous.Kind.LATCH, name, count, () -> createDescriptors(count));
-        return new EventFdLatch(o.descriptors(), o.participant());
+        return new EventFdLatch(java.util.Arrays.copyOf(o.descriptors(), 2, EventFd[].class), o.participant());
     }
 
     private static int requireNonNegative(int count) {

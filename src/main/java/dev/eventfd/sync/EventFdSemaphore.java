@@ -5,6 +5,7 @@ import dev.eventfd.sync.internal.Poller;
 import dev.eventfd.sync.internal.Rendezvous;
 import dev.eventfd.sync.internal.store.KernelCounterStore;
 import dev.eventfd.sync.internal.store.PermitStore;
+import dev.eventfd.sync.internal.store.SharedSlotStore;
 
 import java.io.IOException;
 import java.io.ObjectInputStream;
@@ -310,6 +311,31 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         return KernelCounterStore.create(permits, "EventFdSemaphore");
     }
 
+    /**
+     * Where a named semaphore keeps the permits its processes share; see
+     * {@link EventFdSemaphore#open(String, int, boolean, Store)}.
+     */
+    public enum Store {
+        /**
+         * Per-process slots in shared memory (a sealed memfd every participant maps): a process that
+         * dies, however it dies, gives back exactly the permits it held; uncontended acquires and
+         * releases make no system call; a waiting process sleeps on an eventfd doorbell. Permits a
+         * process released beyond those it held stay released when it dies (System V's
+         * {@code SEM_UNDO} would undo them, and clamp at 0). At most {@value SharedSlotStore#SLOTS}
+         * processes can have the semaphore open at once. The default.
+         */
+        SHARED_MEMORY,
+        /**
+         * The counter of an eventfd, and a turnstile eventfd: {@link #permitsDescriptor()} and
+         * {@link #turnstileDescriptor()} work, so any process holding the descriptors can take part
+         * with {@code read(2)} and {@code write(2)}; but the counter cannot know who holds its
+         * permits, so a process that dies holding some takes them with it (until every participant
+         * has exited and the name is created afresh), and one that dies while gathering several
+         * leaves the turnstile taken.
+         */
+        KERNEL_COUNTER
+    }
+
     private static EventFd[] createDescriptors(int permits) {
         KernelCounterStore s = newStore(permits);
         return new EventFd[] {s.permitsFd(), s.turnstileFd()};
@@ -339,11 +365,26 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      *                                  another kind of object, or the directory is not safe to use
      */
     public static EventFdSemaphore open(String name, int permits, boolean fair) {
+        return open(name, permits, fair, Store.SHARED_MEMORY);
+    }
+
+    /**
+     * {@link #open(String, int, boolean)} with the permits kept in {@code store}. Every process that
+     * opens the name must ask for the same store: a participant of the other store answers with an
+     * {@link IllegalStateException} naming the store it has.
+     *
+     * @throws IllegalStateException also if the name is on the shared-memory store and
+     *                               {@value SharedSlotStore#SLOTS} processes have it open
+     */
+    public static EventFdSemaphore open(String name, int permits, boolean fair, Store store) {
         if (permits < 0) throw new IllegalArgumentException("permits < 0: " + permits);
+        java.util.Objects.requireNonNull(store, "store");
         EventFdSupport.ensureAvailability();
-        Rendezvous.Opened o = Rendezvous.open(Rendezvous.Kind.SEMAPHORE, name, permits,
-                () -> createDescriptors(permits));
-        return joined(o, fair);
+        if (store == Store.KERNEL_COUNTER) {
+            return joined(Rendezvous.open(Rendezvous.Kind.SEMAPHORE, name, permits, () -> createDescriptors(permits)), fair);
+        }
+        return joinedSlots(Rendezvous.open(Rendezvous.Kind.SLOT_SEMAPHORE, name, permits,
+                () -> SharedSlotStore.createDescriptors(permits, "EventFdSemaphore")), fair);
     }
 
     /**
@@ -353,21 +394,49 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * @throws IllegalArgumentException if the name is not acceptable
      */
     public static EventFdSemaphore openExisting(String name) {
+        return openExisting(name, Store.SHARED_MEMORY);
+    }
+
+    /** {@link #openExisting(String)} for a semaphore on {@code store}. */
+    public static EventFdSemaphore openExisting(String name, Store store) {
+        java.util.Objects.requireNonNull(store, "store");
         EventFdSupport.ensureAvailability();
-        Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SEMAPHORE, name);
-        return o == null ? null : joined(o, false);
+        if (store == Store.KERNEL_COUNTER) {
+            Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SEMAPHORE, name);
+            return o == null ? null : joined(o, false);
+        }
+        Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SLOT_SEMAPHORE, name);
+        return o == null ? null : joinedSlots(o, false);
     }
 
     private static EventFdSemaphore joined(Rendezvous.Opened o, boolean fair) {
         KernelCounterStore s;
         try {
-            s = new KernelCounterStore(o.descriptors()[0], o.descriptors()[1]);
+            s = new KernelCounterStore((EventFd) o.descriptors()[0], (EventFd) o.descriptors()[1]);
         } catch (RuntimeException | Error e) {
-            for (EventFd fd : o.descriptors()) fd.close();
+            for (dev.eventfd.sync.internal.NativeFd fd : o.descriptors()) fd.close();
             o.participant().close();
             throw e;
         }
         return new EventFdSemaphore(0, fair, s, o.participant());
+    }
+
+    private static EventFdSemaphore joinedSlots(Rendezvous.Opened o, boolean fair) {
+        SharedSlotStore s;
+        try {
+            s = SharedSlotStore.join(o.descriptors());     // closes the descriptors if it fails
+        } catch (RuntimeException | Error e) {
+            o.participant().close();
+            throw e;
+        }
+        s.watchPeers(o.participant()::newPeers);
+        return new EventFdSemaphore(fair, s, o.participant());
+    }
+
+    /** A named semaphore on the shared-memory store; takes ownership of both. */
+    private EventFdSemaphore(boolean fair, SharedSlotStore store, Rendezvous participant) {
+        super(0, fair);
+        init(store, null, participant);
     }
 
     /**
@@ -668,7 +737,15 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      */
     public int permitsDescriptor() {
         ensureOpen();
-        return kernel.permitsFd().fd();
+        return kernelStore().permitsFd().fd();
+    }
+
+    private KernelCounterStore kernelStore() {
+        if (kernel == null) {
+            throw new UnsupportedOperationException("a semaphore on the shared-memory store has no permit "
+                    + "descriptors; open it with Store.KERNEL_COUNTER for the raw-descriptor protocol");
+        }
+        return kernel;
     }
 
     /**
@@ -677,7 +754,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      */
     public int turnstileDescriptor() {
         ensureOpen();
-        return kernel.turnstileFd().fd();
+        return kernelStore().turnstileFd().fd();
     }
 
     /** Whether {@link #close()} has been called. */

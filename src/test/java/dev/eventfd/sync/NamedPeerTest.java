@@ -61,7 +61,7 @@ class NamedPeerTest extends NamedObjectsTest {
     @Test
     void aPythonProcessJoinsANamedSemaphoreAndSharesItsPermits() throws Exception {
         String name = name("py-sem");
-        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3, false, EventFdSemaphore.Store.KERNEL_COUNTER)) {
             Handle py = python();
             Matcher m = joined(py.call("join semaphore " + name + " " + dir));
             assertEquals("0", m.group(1), "status");
@@ -133,7 +133,7 @@ class NamedPeerTest extends NamedObjectsTest {
     @Test
     void aChildStartedWithProcessBuilderInheritsNothingAndJoinsByName() throws Exception {
         String name = name("pb");
-        try (EventFdSemaphore s = EventFdSemaphore.open(name, 2)) {
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 2, false, EventFdSemaphore.Store.KERNEL_COUNTER)) {
             long permitsId = ProcFs.eventfdId(s.permitsDescriptor()).orElseThrow();
             long turnstileId = ProcFs.eventfdId(s.turnstileDescriptor()).orElseThrow();
             Handle child = Handle.start("pb-child", dir);
@@ -142,7 +142,7 @@ class NamedPeerTest extends NamedObjectsTest {
             assertFalse(ids(before).contains(permitsId) || ids(before).contains(turnstileId),
                     "the child inherited the semaphore's eventfds: " + before);
 
-            assertEquals("2", child.call("open-sem " + name + " 5"));
+            assertEquals("2", child.call("open-kernel-sem " + name + " 5"));
             String after = child.call("eventfd-ids");
             assertTrue(ids(after).containsAll(List.of(permitsId, turnstileId)),
                     "the child does not hold the very eventfds of the named semaphore: " + after

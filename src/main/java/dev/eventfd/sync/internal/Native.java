@@ -89,6 +89,15 @@ public final class Native {
     static final int LOCK_EX = 2;
     static final int LOCK_NB = 4;
     static final int LOCK_UN = 8;
+
+    // <sys/mman.h>, <fcntl.h>: shared memory and open file description locks
+    static final int MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2;
+    static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
+    static final int F_SEAL_SEAL = 1, F_SEAL_SHRINK = 2, F_SEAL_GROW = 4;
+    static final int PROT_READ = 1, PROT_WRITE = 2;
+    static final int MAP_SHARED = 1;
+    static final int F_OFD_GETLK = 36, F_OFD_SETLK = 37;
+    static final short F_WRLCK = 1, F_UNLCK = 2;
     /** sizeof(sun_path) */
     public static final int UNIX_PATH_MAX = 108;
 
@@ -162,6 +171,13 @@ public final class Native {
     private static final MethodHandle GETEUID;      // uid_t geteuid(void)
     private static final MethodHandle GETEGID;      // gid_t getegid(void)
     private static final MethodHandle GETGROUPS;    // int getgroups(int size, gid_t list[])
+    private static final MethodHandle MEMFD_CREATE; // int memfd_create(const char *name, unsigned int flags)
+    private static final MethodHandle FTRUNCATE;    // int ftruncate(int fd, off_t length)
+    private static final MethodHandle MMAP;         // void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+    private static final MethodHandle MUNMAP;       // int munmap(void *addr, size_t len)
+    private static final MethodHandle FCNTL_LOCK;   // int fcntl(int fd, int cmd, struct flock *lock)
+    private static final MethodHandle FCNTL_INT;    // int fcntl(int fd, int cmd, int arg)
+    private static final MethodHandle SYSCALL_2;    // long syscall(long number, int, int): pidfd_open
 
     static {
         Availability.ensureAvailable();
@@ -207,6 +223,17 @@ public final class Native {
         GETEUID = bind(linker, libc, "geteuid", FunctionDescriptor.of(JAVA_INT));
         GETEGID = bind(linker, libc, "getegid", FunctionDescriptor.of(JAVA_INT));
         GETGROUPS = bind(linker, libc, "getgroups", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno);
+        MEMFD_CREATE = bind(linker, libc, "memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), errno);
+        FTRUNCATE = bind(linker, libc, "ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), errno);
+        MMAP = bind(linker, libc, "mmap",
+                FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), errno);
+        MUNMAP = bind(linker, libc, "munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), errno);
+        FCNTL_LOCK = bind(linker, libc, "fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+                errno, Linker.Option.firstVariadicArg(2));
+        FCNTL_INT = bind(linker, libc, "fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+                errno, Linker.Option.firstVariadicArg(2));
+        SYSCALL_2 = bind(linker, libc, "syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT),
+                errno, Linker.Option.firstVariadicArg(1));
         STRERROR = linker.downcallHandle(libc.find("strerror").orElseThrow(),
                 FunctionDescriptor.of(ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
                         JAVA_INT));
@@ -981,6 +1008,164 @@ public final class Native {
             if ((int) UNLINK.invokeExact(captureState(s), arena.allocateFrom(path)) < 0 && errno(s) != ENOENT) {
                 throw failure("unlink " + path, errno(s));
             }
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    // ------------------------------------------------------------------ shared memory
+
+    /**
+     * {@code memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)} of {@code bytes} bytes (zeroed),
+     * sealed against shrinking, growing and further seals: a process that maps it can never be made
+     * to touch a page that is gone (SIGBUS).
+     */
+    static int memfdCreate(String name, long bytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int fd = (int) MEMFD_CREATE.invokeExact(captureState(s), arena.allocateFrom(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+            if (fd < 0) throw failure("memfd_create", errno(s));
+            String call = null;
+            if ((int) FTRUNCATE.invokeExact(captureState(s), fd, bytes) < 0) call = "ftruncate";
+            else if ((int) FCNTL_INT.invokeExact(captureState(s), fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                call = "fcntl F_ADD_SEALS";
+            }
+            if (call != null) {
+                int e = errno(s);
+                close(fd);
+                throw failure(call, e);
+            }
+            return fd;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code fcntl(fd, F_GET_SEALS)}: the memfd's seals, or -1 if the file is not a memfd (EINVAL). */
+    static int seals(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            return (int) FCNTL_INT.invokeExact(captureState(s), fd, F_GET_SEALS, 0);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** The size in bytes of the file {@code fd} refers to ({@code statx} {@code stx_size}). */
+    static long fileSize(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment buf = arena.allocate(STATX_BYTES, 8);
+            if ((int) STATX.invokeExact(captureState(s), fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_BASIC_STATS, buf) < 0) {
+                throw failure("fstat", errno(s));
+            }
+            return buf.get(JAVA_LONG, 40);
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * Opens the file {@code fd} refers to again, read-write and close-on-exec, through its
+     * {@code /proc/self/fd} link: a new open file description of the same file, so that its OFD locks
+     * are this process's own (a descriptor received over {@code SCM_RIGHTS} shares the sender's).
+     */
+    static int reopen(int fd) {
+        String path = "/proc/self/fd/" + fd;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int r = (int) OPEN.invokeExact(captureState(s), arena.allocateFrom(path), O_RDWR | O_CLOEXEC | O_NOCTTY, 0);
+            if (r < 0) throw failure("open " + path, errno(s));
+            return r;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)}. @return the address */
+    static long mapShared(int fd, long bytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            long addr = (long) MMAP.invokeExact(captureState(s), MemorySegment.NULL, bytes, PROT_READ | PROT_WRITE,
+                    MAP_SHARED, fd, 0L);
+            if (addr == -1L) throw failure("mmap", errno(s));
+            return addr;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code munmap(addr, bytes)}; a failure (only for a bad argument) is a bug, reported as an error. */
+    static void unmap(long addr, long bytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            if ((int) MUNMAP.invokeExact(captureState(s), addr, bytes) < 0) throw new AssertionError(failure("munmap", errno(s)));
+        } catch (AssertionError e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** pidfd_open's number: 434 on every architecture (it came after the tables were unified). */
+    private static final long SYS_PIDFD_OPEN = 434;
+
+    /**
+     * {@code pidfd_open(pid, 0)}: a descriptor for the process {@code pid} of this process's PID
+     * namespace, readable ({@code EPOLLIN}) once it has exited. Passed to another process, it keeps
+     * naming the same process whatever that process's namespace numbers it.
+     */
+    static int pidfdOpen(long pid) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            int fd = (int) (long) SYSCALL_2.invokeExact(captureState(s), SYS_PIDFD_OPEN, (int) pid, 0);
+            if (fd < 0) throw failure("pidfd_open", errno(s));
+            return fd;
+        } catch (NativeCallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /*
+     * struct flock (x86_64 and aarch64): short l_type @0, short l_whence @2, off_t l_start @8,
+     * off_t l_len @16, pid_t l_pid @24 (0 for OFD locks); 32 bytes in all.
+     */
+    private static final long FLOCK_BYTES = 32;
+
+    /**
+     * An open file description lock on byte {@code index} of {@code fd}'s file: taken
+     * ({@code F_OFD_SETLK}, write lock), dropped, or tested ({@code F_OFD_GETLK}: whether a lock of
+     * another open file description holds it). Never waits.
+     *
+     * @param op 0 take, 1 drop, 2 test
+     * @return take: whether it was taken; drop: true; test: whether another description holds it
+     */
+    static boolean byteLock(int fd, long index, int op) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = scratch(arena);
+            MemorySegment fl = arena.allocate(FLOCK_BYTES, 8);
+            fl.set(ValueLayout.JAVA_SHORT, 0, op == 1 ? F_UNLCK : F_WRLCK);
+            fl.set(JAVA_LONG, 8, index);
+            fl.set(JAVA_LONG, 16, 1L);
+            int cmd = op == 2 ? F_OFD_GETLK : F_OFD_SETLK;
+            if ((int) FCNTL_LOCK.invokeExact(captureState(s), fd, cmd, fl) < 0) {
+                int e = errno(s);
+                if (op == 0 && (e == EAGAIN || e == EACCES)) return false;
+                throw failure(op == 2 ? "fcntl F_OFD_GETLK" : "fcntl F_OFD_SETLK", e);
+            }
+            return op != 2 || fl.get(ValueLayout.JAVA_SHORT, 0) != F_UNLCK;
         } catch (NativeCallException e) {
             throw e;
         } catch (Throwable t) {

@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * of {@code close()} and the last in-flight call finishes last. A handle that is never closed is closed
  * by a {@link Cleaner}.
  */
-public abstract sealed class NativeFd implements AutoCloseable permits EventFd, UnixSocket {
+public abstract sealed class NativeFd implements AutoCloseable permits EventFd, UnixSocket, MemFd, PidFd {
 
     /** The library's one cleaner thread. */
     static final Cleaner CLEANER = Cleaner.create();

@@ -18,6 +18,9 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
+import dev.eventfd.sync.internal.store.SharedSlotStore;
+import dev.eventfd.sync.internal.store.SlotPermits;
+
 /**
  * Finds or creates named, cross-process synchronizers: descriptors travel between processes over
  * {@code AF_UNIX} sockets as {@code SCM_RIGHTS}.
@@ -62,10 +65,13 @@ import java.util.regex.Pattern;
  *
  * <h2>Protocol (version 1, native byte order)</h2>
  * <pre>
- * request  (8 bytes):  u32 magic 'EFDS' | u16 version | u8 kind | u8 0
+ * request  (8 bytes):  u32 magic 'EFDS' | u16 version | u8 kind | u8 type (0 join, 1 watch)
  * response (16 bytes): u32 magic 'EFDS' | u16 version | u8 status | u8 kind | i32 initial | i32 server pid
- *                      + SCM_RIGHTS: the object's descriptors when status is OK
+ *                      + SCM_RIGHTS when status is OK: the object's descriptors (join), or the
+ *                        participant's own pidfd (watch)
  * </pre>
+ * A watch request lets a process notice a participant's death as an event ({@link #newPeers}): the
+ * pidfd is readable once the participant has exited, in whatever PID namespace it ran.
  * A server closes connections that send fewer bytes than a request within {@value #REQUEST_MILLIS}
  * ms, keeps at most {@value #SLOW_CLIENTS} such connections waiting (beyond that, a connection whose
  * request has not arrived when it is accepted is closed unanswered; a joiner that is hung up on, or
@@ -74,30 +80,58 @@ import java.util.regex.Pattern;
  */
 public final class Rendezvous implements AutoCloseable {
 
-    /** The kinds of named object, and their descriptors' modes (EFD_SEMAPHORE or not). */
+    /**
+     * The kinds of named object: a code on the wire, the label in file names (kinds with one label
+     * share one name space, so a name is one object whatever kind a process asks for), and the
+     * descriptors a participant sends.
+     */
     public enum Kind {
-        SEMAPHORE(1, "semaphore", true, true),
-        LATCH(2, "latch", true, false);
+        /** A semaphore on the kernel-counter store: the permits eventfd and the turnstile, both EFD_SEMAPHORE. */
+        SEMAPHORE(1, "semaphore", "a semaphore on the kernel-counter store", 2),
+        /** A latch: the count (EFD_SEMAPHORE) and the gate. */
+        LATCH(2, "latch", "a latch", 2),
+        /** A semaphore on the shared-memory store: its memfd, then one doorbell eventfd per slot. */
+        SLOT_SEMAPHORE(3, "semaphore", "a semaphore on the shared-memory store", 1 + SharedSlotStore.SLOTS);
 
         final int code;
         final String label;
-        final boolean[] semaphoreMode;
+        final String description;
+        final int descriptors;
 
-        Kind(int code, String label, boolean... semaphoreMode) {
+        Kind(int code, String label, String description, int descriptors) {
             this.code = code;
             this.label = label;
-            this.semaphoreMode = semaphoreMode;
+            this.description = description;
+            this.descriptors = descriptors;
+        }
+
+        /** Takes the {@code index}th received descriptor after checking it; closes it if it is wrong. */
+        NativeFd adopt(int index, int fd) {
+            return switch (this) {
+                case SEMAPHORE -> EventFd.adopt(fd, true, label);
+                case LATCH -> EventFd.adopt(fd, index == 0, label);
+                case SLOT_SEMAPHORE -> index == 0
+                        ? MemFd.adopt(fd, SlotPermits.bytesFor(SharedSlotStore.SLOTS), label)
+                        : EventFd.adopt(fd, false, label);
+            };
+        }
+
+        static String describe(int code) {
+            for (Kind k : values()) if (k.code == code) return k.description;
+            return "another kind of object (kind " + code + ")";
         }
     }
 
     /** The outcome of {@link #open}: the object's descriptors, and the participant serving them here. */
-    public record Opened(EventFd[] descriptors, int initial, boolean created, Rendezvous participant) {}
+    public record Opened(NativeFd[] descriptors, int initial, boolean created, Rendezvous participant) {}
 
     static final int MAGIC = 0x45464453;   // "EFDS"
     public static final int VERSION = 1;
     static final int REQUEST_BYTES = 8;
     static final int RESPONSE_BYTES = 16;
     static final int OK = 0, BAD_REQUEST = 1, BAD_VERSION = 2, BAD_KIND = 3, REFUSED = 4;
+    /** Request types (the request's last byte): the object's descriptors, or the participant's pidfd. */
+    static final int JOIN = 0, WATCH = 1;
     static final long REQUEST_MILLIS = 2_000;
     static final long RESPONSE_MILLIS = 5_000;
     static final long LOCK_MILLIS = 30_000;
@@ -113,7 +147,7 @@ public final class Rendezvous implements AutoCloseable {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
     private final Kind kind;
-    private final EventFd[] descriptors;
+    private final NativeFd[] descriptors;
     private final int initial;
     /** The socket directory, held open for the participant's life: its socket is removed through it. */
     private final Directory dir;
@@ -135,7 +169,7 @@ public final class Rendezvous implements AutoCloseable {
     private final Thread server;
 
     /** Takes {@code dir} and {@code bound}: both are closed with this participant. */
-    private Rendezvous(Kind kind, EventFd[] descriptors, int initial, Directory dir, String prefix, Bound bound,
+    private Rendezvous(Kind kind, NativeFd[] descriptors, int initial, Directory dir, String prefix, Bound bound,
                        int ownUid) {
         this.kind = kind;
         this.descriptors = descriptors;
@@ -157,7 +191,7 @@ public final class Rendezvous implements AutoCloseable {
      *
      * @throws IllegalArgumentException if the name is not acceptable (the message says why)
      */
-    public static Opened open(Kind kind, String name, int initial, Supplier<EventFd[]> create) {
+    public static Opened open(Kind kind, String name, int initial, Supplier<NativeFd[]> create) {
         return open(kind, name, initial, create, true);
     }
 
@@ -166,7 +200,7 @@ public final class Rendezvous implements AutoCloseable {
         return open(kind, name, 0, null, false);
     }
 
-    private static Opened open(Kind kind, String name, int initial, Supplier<EventFd[]> create, boolean mayCreate) {
+    private static Opened open(Kind kind, String name, int initial, Supplier<NativeFd[]> create, boolean mayCreate) {
         checkName(name);
         int uid = currentUid();
         String prefix = kind.label + "." + name + ".";
@@ -178,7 +212,7 @@ public final class Rendezvous implements AutoCloseable {
             try {
                 Opened joined = join(kind, dir, prefix, patience);
                 if (joined == null && !mayCreate) return null;
-                EventFd[] fds = joined != null ? joined.descriptors() : create.get();
+                NativeFd[] fds = joined != null ? joined.descriptors() : create.get();
                 int init = joined != null ? joined.initial() : initial;
                 try {
                     Bound bound = bind(dir, prefix);
@@ -192,7 +226,7 @@ public final class Rendezvous implements AutoCloseable {
                         throw e;
                     }
                 } catch (RuntimeException | Error e) {
-                    for (EventFd fd : fds) fd.close();
+                    for (NativeFd fd : fds) fd.close();
                     throw e;
                 }
             } finally {
@@ -223,6 +257,33 @@ public final class Rendezvous implements AutoCloseable {
             }
         }
         return pids;
+    }
+
+    /** The sockets {@link #newPeers} has asked already (answered, dead, or silent). */
+    private final java.util.Set<String> asked = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * The pidfds of the participants of this name that no earlier call returned: each socket of the
+     * name but this participant's own is asked once ({@link #WATCH}). A participant that does not
+     * answer within {@value #RESPONSE_MILLIS} ms, or has gone, is skipped for good. Waits (parks) for
+     * the answers; call it off any lock. The caller owns the returned descriptors.
+     */
+    public List<PidFd> newPeers() {
+        List<PidFd> found = new ArrayList<>();
+        if (closed.get()) return found;
+        for (String socket : sockets(dir, prefix)) {
+            if (socket.equals(socketName) || !asked.add(socket)) continue;
+            try {
+                UnixSocket s = connect(dir, socket, false);
+                if (s == null) continue;
+                try (s) {
+                    found.add(requestPidFd(kind, s, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS)));
+                }
+            } catch (RuntimeException silentOrGone) {
+                // a busy or dying participant: its slot is still recovered, by the periodic check
+            }
+        }
+        return found;
     }
 
     /**
@@ -760,22 +821,74 @@ public final class Rendezvous implements AutoCloseable {
         return request(kind, s, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS));
     }
 
-    /** Sends a request on {@code s} and takes the answer, waiting until {@code deadline} at most. */
+    /** Sends a join request on {@code s} and takes the answer, waiting until {@code deadline} at most. */
     static Opened request(Kind kind, UnixSocket s, long deadline) {
+        Native.Received r = exchange(kind, s, deadline, JOIN, kind.descriptors);
+        int[] fds = r.fds();
+        try {
+            if (r.truncated() || fds.length != kind.descriptors) {
+                throw new ProtocolException("expected " + kind.descriptors + " descriptors, got "
+                        + fds.length + (r.truncated() ? " (truncated)" : ""));
+            }
+            NativeFd[] adopted = new NativeFd[fds.length];
+            try {
+                for (int i = 0; i < fds.length; i++) {
+                    int fd = fds[i];
+                    fds[i] = -1;                   // adopt() owns it now, and closes it if it refuses it
+                    adopted[i] = kind.adopt(i, fd);
+                }
+            } catch (RuntimeException e) {
+                for (NativeFd a : adopted) if (a != null) a.close();
+                if (!(e instanceof IllegalArgumentException)) throw e;
+                throw new ProtocolException("the server sent an unexpected descriptor: " + e.getMessage());
+            }
+            int init = ByteBuffer.wrap(r.data()).order(ByteOrder.nativeOrder()).getInt(8);
+            return new Opened(adopted, init, false, null);
+        } finally {
+            for (int fd : fds) if (fd >= 0) Native.close(fd);
+        }
+    }
+
+    /** Asks the participant on {@code s} for its pidfd (a watch request). */
+    static PidFd requestPidFd(Kind kind, UnixSocket s, long deadline) {
+        Native.Received r = exchange(kind, s, deadline, WATCH, 1);
+        int[] fds = r.fds();
+        try {
+            if (r.truncated() || fds.length != 1) {
+                throw new ProtocolException("expected 1 descriptor, got " + fds.length + (r.truncated() ? " (truncated)" : ""));
+            }
+            int fd = fds[0];
+            fds[0] = -1;
+            try {
+                return PidFd.adopt(fd, kind.label);
+            } catch (IllegalArgumentException e) {
+                throw new ProtocolException("the server sent an unexpected descriptor: " + e.getMessage());
+            }
+        } finally {
+            for (int fd : fds) if (fd >= 0) Native.close(fd);
+        }
+    }
+
+    /**
+     * Sends a request of {@code type} and takes the answer, whose header it checks.
+     *
+     * @return the answer, with its descriptors (the caller's to close), if its status is OK
+     */
+    private static Native.Received exchange(Kind kind, UnixSocket s, long deadline, int type, int maxFds) {
         byte[] req = ByteBuffer.allocate(REQUEST_BYTES).order(ByteOrder.nativeOrder())
-                .putInt(MAGIC).putShort((short) VERSION).put((byte) kind.code).put((byte) 0).array();
+                .putInt(MAGIC).putShort((short) VERSION).put((byte) kind.code).put((byte) type).array();
         long sent = s.send(req);
         // A server that refuses may hang up before reading: its answer is still there to be read.
         if (sent != REQUEST_BYTES && sent != -Native.EPIPE && sent != -Native.ECONNRESET) {
             throw new IllegalStateException("could not send the request");
         }
         Native.Received r;
-        while ((r = s.receive(RESPONSE_BYTES * 2, kind.semaphoreMode.length + 1)) == null) {
+        while ((r = s.receive(RESPONSE_BYTES * 2, maxFds + 1)) == null) {
             if (Poller.shared().await(s, true, deadline, false) == Poller.Outcome.TIMED_OUT) {
                 throw new IllegalStateException("no answer within " + RESPONSE_MILLIS + " ms");
             }
         }
-        int[] fds = r.fds();
+        boolean ok = false;
         try {
             if (r.data().length == 0) throw new HungUp();
             if (r.data().length < RESPONSE_BYTES) {
@@ -786,7 +899,6 @@ public final class Rendezvous implements AutoCloseable {
             int version = b.getShort() & 0xffff;
             int status = b.get();
             int k = b.get();
-            int init = b.getInt();
             if (magic != MAGIC) throw new ProtocolException("the server is not an eventfd-sync participant");
             if (version != VERSION || status == BAD_VERSION) {
                 throw new ProtocolException("the server speaks eventfd-sync protocol version " + version
@@ -794,27 +906,13 @@ public final class Rendezvous implements AutoCloseable {
             }
             if (status == REFUSED) throw new ProtocolException("the server refused this user");
             if (status == BAD_KIND || k != kind.code) {
-                throw new ProtocolException("the name belongs to another kind of object (kind " + k + ")");
+                throw new ProtocolException("the name is open as " + Kind.describe(k) + ", not as " + kind.description);
             }
             if (status != OK) throw new ProtocolException("the server rejected the request (status " + status + ")");
-            if (r.truncated() || fds.length != kind.semaphoreMode.length) {
-                throw new ProtocolException("expected " + kind.semaphoreMode.length + " descriptors, got "
-                        + fds.length + (r.truncated() ? " (truncated)" : ""));
-            }
-            EventFd[] adopted = new EventFd[fds.length];
-            try {
-                for (int i = 0; i < fds.length; i++) {
-                    int fd = fds[i];
-                    fds[i] = -1;                   // adopt() owns it now, and closes it if it refuses it
-                    adopted[i] = EventFd.adopt(fd, kind.semaphoreMode[i], kind.label);
-                }
-            } catch (IllegalArgumentException e) {
-                for (EventFd a : adopted) if (a != null) a.close();
-                throw new ProtocolException("the server sent an unexpected descriptor: " + e.getMessage());
-            }
-            return new Opened(adopted, init, false, null);
+            ok = true;
+            return r;
         } finally {
-            for (int fd : fds) if (fd >= 0) Native.close(fd);
+            if (!ok) for (int fd : r.fds()) Native.close(fd);
         }
     }
 
@@ -923,9 +1021,12 @@ public final class Rendezvous implements AutoCloseable {
         }
         int version = b.getShort() & 0xffff;
         int k = b.get();
+        int type = b.get();
         if (version != VERSION) reply(conn, BAD_VERSION);
         else if (k != kind.code) reply(conn, BAD_KIND);
-        else reply(conn, OK);
+        else if (type == JOIN) reply(conn, OK, descriptors);
+        else if (type == WATCH) reply(conn, OK, new NativeFd[] {PidFd.self()});
+        else reply(conn, BAD_REQUEST);
     }
 
     /** The access decision for a directory of one user's: only processes of the owner's user are answered. */
@@ -948,10 +1049,14 @@ public final class Rendezvous implements AutoCloseable {
     }
 
     private void reply(UnixSocket conn, int status) {
+        reply(conn, status, new NativeFd[0]);
+    }
+
+    private void reply(UnixSocket conn, int status, NativeFd[] descriptors) {
         byte[] resp = ByteBuffer.allocate(RESPONSE_BYTES).order(ByteOrder.nativeOrder())
                 .putInt(MAGIC).putShort((short) VERSION).put((byte) status).put((byte) kind.code)
                 .putInt(initial).putInt((int) ProcessHandle.current().pid()).array();
-        if (status != OK) {
+        if (descriptors.length == 0) {
             conn.send(resp);
             return;
         }

@@ -82,7 +82,7 @@ class PidNamespaceTest {
         assertEquals(0, new ProcessBuilder("chgrp", Integer.toString(nogroup), dir.toString()).inheritIO().start().waitFor());
         assertEquals(0, new ProcessBuilder("chmod", "1770", dir.toString()).inheritIO().start().waitFor());
         Handle a = childInItsOwnPidNamespace("a");
-        assertEquals("2", a.call("open-sem grouped 2", PATIENCE));
+        assertEquals("2", a.call("open-kernel-sem grouped 2", PATIENCE));   // the raw client asks for the kernel counter's kind
         List<Path> sockets = NamedParticipantChild.sockets(dir, "semaphore", "grouped");
         assertEquals(1, sockets.size(), sockets::toString);
         // uid and gid 65533, a member of the directory's group only as a supplementary group

@@ -148,7 +148,7 @@ class RendezvousTest {
 
     /** A semaphore created here with 2 permits, and the socket it serves on. */
     private Path serveSemaphore(String name) {
-        EventFdSemaphore s = closeLater(EventFdSemaphore.open(name, 2));
+        EventFdSemaphore s = closeLater(EventFdSemaphore.open(name, 2, false, EventFdSemaphore.Store.KERNEL_COUNTER));
         assertEquals(2, s.availablePermits());
         return participantSocket(Rendezvous.Kind.SEMAPHORE, name);
     }
@@ -156,7 +156,7 @@ class RendezvousTest {
     /** Opens the name again (here, from another thread) and checks that it joined the 2-permit object. */
     private void assertAWellBehavedClientStillJoins(String name) throws Exception {
         CompletableFuture<Integer> permits = CompletableFuture.supplyAsync(() -> {
-            try (EventFdSemaphore joined = EventFdSemaphore.open(name, 9)) {
+            try (EventFdSemaphore joined = EventFdSemaphore.open(name, 9, false, EventFdSemaphore.Store.KERNEL_COUNTER)) {
                 return joined.availablePermits();
             }
         }, r -> Thread.ofPlatform().name("well-behaved client").start(r));
@@ -394,7 +394,7 @@ class RendezvousTest {
         UnixSocket.listen(stale, 1).close();           // the file stays: nobody listens on it any more
         assertTrue(Files.exists(stale));
         assertNull(UnixSocket.connect(stale), "a closed listener must refuse connections");
-        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3, false, EventFdSemaphore.Store.KERNEL_COUNTER)) {
             assertEquals(3, s.availablePermits(), "created afresh");
             assertFalse(Files.exists(stale), "the stale socket was not removed");
             assertEquals(1, NamedParticipantChild.sockets(dir, "semaphore", name).size());
@@ -418,7 +418,7 @@ class RendezvousTest {
                 listener.close();           // the listener goes first, then the connection, unanswered
                 if (c != null) c.close();
             });
-            try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+            try (EventFdSemaphore s = EventFdSemaphore.open(name, 3, false, EventFdSemaphore.Store.KERNEL_COUNTER)) {
                 assertEquals(3, s.availablePermits(), "created afresh");
                 assertFalse(Files.exists(path), "the dead participant's socket was not removed");
             } finally {
@@ -490,7 +490,7 @@ class RendezvousTest {
 
     /** Opens {@code name} as a semaphore against the fake, which must refuse it with a message saying {@code says}. */
     private static IllegalStateException openFails(String name, String says) {
-        return openFails(() -> EventFdSemaphore.open(name, 1), says);
+        return openFails(() -> EventFdSemaphore.open(name, 1, false, EventFdSemaphore.Store.KERNEL_COUNTER), says);
     }
 
     private static IllegalStateException openFails(Supplier<AutoCloseable> open, String says) {
@@ -544,7 +544,7 @@ class RendezvousTest {
     }
 
     private static void rejected(String name, String says, org.junit.jupiter.api.function.Executable noLeak) {
-        rejected(() -> EventFdSemaphore.open(name, 1), says, noLeak);
+        rejected(() -> EventFdSemaphore.open(name, 1, false, EventFdSemaphore.Store.KERNEL_COUNTER), says, noLeak);
     }
 
     @Test
@@ -596,7 +596,7 @@ class RendezvousTest {
         String kind = name("fake-kind");
         new FakeServer(Rendezvous.Kind.SEMAPHORE, kind,
                 response(Rendezvous.MAGIC, Rendezvous.VERSION, Rendezvous.OK, Rendezvous.Kind.LATCH.code, 0));
-        openFails(kind, "another kind");
+        openFails(kind, "is open as a latch, not as a semaphore");
     }
 
     @Test

@@ -112,7 +112,7 @@ class SharedDirectoryTest {
     void membersOfTheDirectorysGroupAreAnsweredOthersRefused() throws Exception {
         assumeTrue(Rendezvous.currentUid() == 0, "needs root to run processes of other users");
         shareWithGroup(NOGROUP);
-        try (EventFdSemaphore s = EventFdSemaphore.open("shared", 2)) {
+        try (EventFdSemaphore s = EventFdSemaphore.open("shared", 2, false, EventFdSemaphore.Store.KERNEL_COUNTER)) {
             Path socket = socketOf("shared");
             assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
             assertEquals(NOGROUP, (int) (Integer) Files.getAttribute(socket, "unix:gid"), "the socket has the directory's group");

@@ -97,8 +97,9 @@ public final class NamedParticipantChild {
 
     private static String execute(String[] a) throws Exception {
         switch (a[0]) {
-            case "open-sem": {
-                EventFdSemaphore s = EventFdSemaphore.open(a[1], Integer.parseInt(a[2]));
+            case "open-sem", "open-kernel-sem": {
+                EventFdSemaphore s = EventFdSemaphore.open(a[1], Integer.parseInt(a[2]), false,
+                        a[0].equals("open-sem") ? EventFdSemaphore.Store.SHARED_MEMORY : EventFdSemaphore.Store.KERNEL_COUNTER);
                 OBJECTS.put(a[1], s);
                 return String.valueOf(s.availablePermits());
             }

@@ -1,0 +1,56 @@
+package dev.eventfd.sync.internal;
+
+/**
+ * A pidfd: a descriptor naming one process, readable once that process has exited, so the
+ * {@link Poller} reports a death as an event. Named by descriptor, not by number, it means the same
+ * process in every PID namespace it is passed to.
+ */
+public final class PidFd extends NativeFd {
+
+    private static volatile PidFd self;
+
+    private PidFd(int fd, String owner) {
+        super(fd, owner);
+    }
+
+    /** This process's own pidfd, opened once and kept: what a participant hands to those that watch it. */
+    public static PidFd self() {
+        PidFd p = self;
+        if (p == null) {
+            synchronized (PidFd.class) {
+                if ((p = self) == null) self = p = new PidFd(Native.pidfdOpen(ProcessHandle.current().pid()), "this process");
+            }
+        }
+        return p;
+    }
+
+    /**
+     * Takes a descriptor received from another process after checking that it is a pidfd; closes it
+     * if it is not.
+     *
+     * @throws IllegalArgumentException if it is not
+     */
+    public static PidFd adopt(int fd, String owner) {
+        PidFd p = new PidFd(fd, owner);
+        try {
+            String info = p.fdinfo();
+            if (!info.contains("\nPid:") && !info.startsWith("Pid:")) {
+                throw new IllegalArgumentException("descriptor " + fd + " is not a pidfd");
+            }
+            return p;
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+    }
+
+    /** Whether the process has exited (its pidfd is readable). */
+    public boolean hasExited() {
+        int fd = begin();
+        try {
+            return Native.isReadable(fd);
+        } finally {
+            end();
+        }
+    }
+}

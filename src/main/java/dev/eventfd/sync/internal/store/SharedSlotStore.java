@@ -1,0 +1,340 @@
+package dev.eventfd.sync.internal.store;
+
+import dev.eventfd.sync.ClosedException;
+import dev.eventfd.sync.internal.EventFd;
+import dev.eventfd.sync.internal.MemFd;
+import dev.eventfd.sync.internal.NativeFd;
+import dev.eventfd.sync.internal.PidFd;
+import dev.eventfd.sync.internal.Poller;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The permits of a named semaphore as {@link SlotPermits} in a sealed memfd that every participant
+ * maps: crash-exact (a process's death returns exactly what it held), and an uncontended take or
+ * give is a few atomic instructions on shared memory, with no system call.
+ *
+ * <h2>Implementation overview</h2>
+ * The creator makes the memfd and one doorbell per slot ({@value #SLOTS} non-semaphore eventfds);
+ * the rendezvous hands all of them to every joiner, which opens the memfd again for an open file
+ * description of its own (its slots' OFD locks are its liveness locks, see {@link MemFd}) and
+ * claims a slot. A process rings slot {@code j} by writing 1 to doorbell {@code j}; only slot
+ * {@code j}'s owner watches it.
+ *
+ * <p>{@link #watch} is the waiting half of the doorbell protocol: drain the own doorbell, set the
+ * WAITING bit (Dekker pair "doorbell", waiter side; the releaser's side is in {@link SlotPermits}),
+ * recover the slots of dead processes, then look at the condition, and ring the own doorbell if it
+ * holds already, so the poller fires at once. A ring after the drain is therefore never lost: it is
+ * either seen by the look or left in the doorbell for the poller. The callback clears the WAITING
+ * bit before it runs the semaphore's, so a process that no longer waits stops costing releasers a
+ * system call; a watch cancelled before it fires leaves the bit set until the next ring clears it.
+ *
+ * <p>Multi-permit takes are atomic here ({@link SlotPermits#tryTake}); the gather right still exists,
+ * held in shared memory, because the semaphore gathers a multi-permit waiter's permits one at a
+ * time. A dead holder never keeps it (see {@link SlotPermits}).
+ *
+ * <p><b>Deaths as events.</b> Each {@link #watch} recovers the slots of dead processes before its
+ * look. A process that sleeps must also wake when a holder dies later: after its look, a watch has
+ * the participants of the name it does not watch yet asked for their pidfds ({@link #watchPeers},
+ * on a virtual thread, off the semaphore's lock), and the poller rings the own doorbell when one of
+ * them becomes readable (the process has exited). The order matters: every process that held
+ * permits when the look found none had bound its socket before it claimed its slot, so the scan,
+ * which starts after the look, finds it; a process that took permits after the look took ones the
+ * look saw free, and the watch fired at once. Scans are single-flight: a request during one makes
+ * it run again. For processes that serve no socket (a peer of the raw protocol) or did not answer,
+ * {@link Recovery} also recovers every {@value Recovery#PERIOD_MILLIS} ms while a watch is pending.
+ */
+public final class SharedSlotStore implements PermitStore {
+
+    /** Slots (processes that can have the semaphore open at once) in a segment this library creates. */
+    public static final int SLOTS = 128;
+
+    private final MemFd memory;
+    private final EventFd[] bells;
+    private final Arena arena;
+    private final SlotPermits permits;
+    private volatile Cleaner.Cleanable unreachable;
+    /** Finds the pidfds of participants not watched yet; null until {@link #watchPeers}. */
+    private volatile Supplier<List<PidFd>> peers;
+    /** Scans requested and not yet begun (0: no scan running); see the overview. */
+    private final AtomicInteger scans = new AtomicInteger();
+    /** The pidfds being watched, closed with the store. */
+    private final Queue<PidFd> watched = new ConcurrentLinkedQueue<>();
+
+    private SharedSlotStore(MemFd memory, EventFd[] bells, Arena arena, SlotPermits permits) {
+        this.memory = memory;
+        this.bells = bells;
+        this.arena = arena;
+        this.permits = permits;
+    }
+
+    /**
+     * Makes the descriptors of a new segment of {@value #SLOTS} slots holding {@code initial} permits:
+     * the memfd, then the doorbells. Nobody has claimed a slot in it yet.
+     */
+    public static NativeFd[] createDescriptors(long initial, String owner) {
+        NativeFd[] fds = new NativeFd[1 + SLOTS];
+        try {
+            MemFd m = MemFd.create(SlotPermits.bytesFor(SLOTS), owner);
+            fds[0] = m;
+            try (Arena a = Arena.ofConfined()) {
+                SlotPermits.layOut(m.map(a), SLOTS, initial);
+            }
+            for (int i = 1; i < fds.length; i++) fds[i] = EventFd.create(0, false, owner);
+            return fds;
+        } catch (RuntimeException | Error e) {
+            for (NativeFd fd : fds) if (fd != null) fd.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Joins the segment of {@code descriptors} (as {@link #createDescriptors} makes them) and claims a
+     * slot in it. Takes ownership of the descriptors, and closes them if it fails.
+     *
+     * @throws IllegalStateException if the segment is not laid out as expected, or every slot is in use
+     */
+    public static SharedSlotStore join(NativeFd[] descriptors) {
+        Arena arena = null;
+        try {
+            MemFd m = (MemFd) descriptors[0];
+            EventFd[] bells = new EventFd[descriptors.length - 1];
+            for (int i = 0; i < bells.length; i++) bells[i] = (EventFd) descriptors[i + 1];
+            arena = Arena.ofShared();
+            MemorySegment segment = m.map(arena);
+            SlotPermits p = SlotPermits.attach(segment, slot -> ring(bells, slot), new SlotPermits.Liveness() {
+                @Override public boolean tryLock(int slot) { return m.tryLock(slot); }
+                @Override public void unlock(int slot) { m.unlock(slot); }
+                @Override public boolean heldByAnother(int slot) { return m.lockedByAnother(slot); }
+            });
+            if (p.slotCount() != bells.length) {
+                p.close();
+                throw new IllegalStateException("the permit segment has " + p.slotCount() + " slots but "
+                        + bells.length + " doorbells came with it");
+            }
+            return new SharedSlotStore(m, bells, arena, p);
+        } catch (RuntimeException | Error e) {
+            if (arena != null) arena.close();
+            for (NativeFd fd : descriptors) fd.close();
+            throw e;
+        }
+    }
+
+    private static void ring(EventFd[] bells, int slot) {
+        if (slot < 0 || slot >= bells.length) return;   // this process has left
+        try {
+            bells[slot].tryWrite(1);                     // a full counter is rung already
+        } catch (ClosedException closing) {
+            // the store is closing: nobody here waits any more
+        }
+    }
+
+    /** The memfd and the doorbells, as a participant serves them. */
+    public NativeFd[] descriptors() {
+        NativeFd[] fds = new NativeFd[1 + bells.length];
+        fds[0] = memory;
+        System.arraycopy(bells, 0, fds, 1, bells.length);
+        return fds;
+    }
+
+    /** The permit slots, for status and tests. */
+    public SlotPermits slots() {
+        return permits;
+    }
+
+    @Override
+    public boolean tryTakeOne() {
+        return permits.tryTake(1);
+    }
+
+    @Override
+    public boolean tryTake(long n, boolean holdingGatherRight) {
+        return permits.tryTake(n);           // atomic across processes: no gather right needed
+    }
+
+    @Override
+    public void give(long n) {
+        permits.give(n);
+    }
+
+    /** Recovers the slots of dead processes first (a lock test per live slot), then sums. */
+    @Override
+    public long count() {
+        permits.recoverAll();
+        return estimate();
+    }
+
+    @Override
+    public long estimate() {
+        return Math.max(0, permits.available());   // takes in flight may push the sum below 0 for a moment
+    }
+
+    @Override
+    public boolean tryClaimGatherRight() {
+        return permits.tryClaimGatherRight();
+    }
+
+    @Override
+    public void releaseGatherRight() {
+        permits.releaseGatherRight();
+    }
+
+    @Override
+    public Poller.Waiter watch(boolean gatherRight, Consumer<Poller.Outcome> callback) {
+        EventFd bell = bells[ownSlot()];
+        bell.tryRead();                      // rings before this are answered by the look below
+        permits.waiting(true);               // Dekker pair "doorbell", waiter side: the bit, then the look
+        permits.recoverAll();
+        boolean ready = gatherRight ? permits.gatherRightAvailable() : permits.available() > 0;
+        if (ready) bell.tryWrite(1);         // armed at once: the poller fires on registration
+        else scanPeers();                    // after the look: see "Deaths as events"
+        Poller.Waiter w = Poller.shared().register(bell, outcome -> {
+            Recovery.stopWatching(this);
+            try {
+                permits.waiting(false);
+            } catch (IllegalStateException closed) {
+                // the store is closing: nothing to clear
+            }
+            callback.accept(outcome);
+        });
+        Recovery.watch(this);
+        return w;
+    }
+
+    /**
+     * Gives the store the participants' pidfds: {@code finder} returns those of participants it has
+     * not returned before (see {@code Rendezvous.newPeers}), and may wait for their answers.
+     */
+    public void watchPeers(Supplier<List<PidFd>> finder) {
+        this.peers = finder;
+    }
+
+    /** Requests a scan for new participants; starts one unless one runs, which then runs again. */
+    private void scanPeers() {
+        if (peers == null || scans.getAndIncrement() != 0) return;
+        Thread.ofVirtual().name("eventfd-sync watching participants").start(() -> {
+            for (int seen = scans.get(); ; seen = scans.get()) {
+                try {
+                    for (PidFd p : peers.get()) watch(p);
+                } catch (RuntimeException closing) {
+                    // the participant or the store closed meanwhile: nothing left to watch for
+                }
+                if (scans.compareAndSet(seen, 0)) return;   // no request since this scan began
+            }
+        });
+    }
+
+    private void watch(PidFd p) {
+        watched.add(p);
+        try {
+            Poller.shared().register(p, outcome -> {
+                if (outcome == Poller.Outcome.READY) ring(bells, permits.slot());   // signal only: the watch recovers
+            });
+        } catch (RuntimeException closed) {
+            watched.remove(p);
+            p.close();
+            throw closed;
+        }
+        for (PidFd q : watched) {            // those that fired before: their processes are gone
+            if (q != p && q.hasExited() && watched.remove(q)) q.close();
+        }
+    }
+
+    private int ownSlot() {
+        int s = permits.slot();
+        if (s < 0) throw new ClosedException("EventFdSemaphore");
+        return s;
+    }
+
+    /**
+     * Recovers the slots of dead processes. A recovery rings the other processes' waiters; this one's
+     * own are rung here, since its watch may be what is waiting for them.
+     *
+     * @return how many slots this call freed
+     */
+    int recoverDead() {
+        int freed = permits.recoverAll();
+        if (freed > 0) ring(bells, permits.slot());
+        return freed;
+    }
+
+    @Override
+    public void closeWhenUnreachable(Object owner) {
+        SlotPermits p = permits;
+        MemFd m = memory;
+        EventFd[] b = bells;
+        Arena a = arena;
+        Queue<PidFd> w = watched;
+        unreachable = NativeFd.cleaner().register(owner, () -> release(p, a, m, b, w));
+    }
+
+    /**
+     * Leaves the segment (what this process held goes back, and the waiters are rung), unmaps it and
+     * closes the descriptors; through the cleanable if there is one, which also unregisters it.
+     */
+    @Override
+    public void close() {
+        Recovery.stopWatching(this);
+        Cleaner.Cleanable c = unreachable;
+        if (c != null) c.clean();
+        else release(permits, arena, memory, bells, watched);
+    }
+
+    private static void release(SlotPermits p, Arena a, MemFd m, EventFd[] b, Queue<PidFd> watched) {
+        try {
+            p.close();
+        } finally {
+            a.close();                       // a shared arena: accesses in flight finish, later ones throw
+            m.close();
+            for (EventFd bell : b) bell.close();
+            for (PidFd pid; (pid = watched.poll()) != null; ) pid.close();
+        }
+    }
+
+    /**
+     * Recovers the slots of dead processes for the stores that have a watch pending, every
+     * {@value #PERIOD_MILLIS} ms, on one virtual thread that runs while any store is watched.
+     */
+    static final class Recovery {
+        static final long PERIOD_MILLIS = 100;
+        private static final java.util.Set<SharedSlotStore> WATCHED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private static final java.util.concurrent.atomic.AtomicBoolean RUNNING = new java.util.concurrent.atomic.AtomicBoolean();
+
+        private Recovery() {}
+
+        static void watch(SharedSlotStore store) {
+            WATCHED.add(store);
+            if (RUNNING.compareAndSet(false, true)) Thread.ofVirtual().name("eventfd-sync recovery").start(Recovery::run);
+        }
+
+        static void stopWatching(SharedSlotStore store) {
+            WATCHED.remove(store);
+        }
+
+        private static void run() {
+            for (;;) {
+                java.util.concurrent.locks.LockSupport.parkNanos(PERIOD_MILLIS * 1_000_000L);
+                for (SharedSlotStore s : WATCHED) {
+                    try {
+                        s.recoverDead();
+                    } catch (RuntimeException closed) {
+                        WATCHED.remove(s);   // closed meanwhile
+                    }
+                }
+                if (WATCHED.isEmpty()) {
+                    RUNNING.set(false);
+                    // a store added after the check but before the flag was cleared started no thread: look again
+                    if (WATCHED.isEmpty() || !RUNNING.compareAndSet(false, true)) return;
+                }
+            }
+        }
+    }
+}

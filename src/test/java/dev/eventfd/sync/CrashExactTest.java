@@ -1,0 +1,168 @@
+package dev.eventfd.sync;
+
+import dev.eventfd.sync.testutil.NamedParticipantChild.Handle;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Named semaphores and locks on the shared-memory store give back exactly what a process held when
+ * it is killed with SIGKILL: to the survivors' counts, to a waiter in another process, to a
+ * multi-permit acquirer that the dead process was gathering against, and to a lock waiter.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class CrashExactTest extends NamedObjectsTest {
+
+    private static final Duration PATIENCE = Duration.ofSeconds(60);
+    private static final AtomicLong NAMES = new AtomicLong();
+
+    private static String name(String what) {
+        return what + "-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
+    }
+
+    private Handle child(String label) {
+        Handle h = Handle.start(label, dir);
+        children.add(h);
+        return h;
+    }
+
+    private static void killAndWait(Handle h) {
+        h.kill();
+        h.waitFor(PATIENCE);
+    }
+
+    @Test
+    void aHolderKilledWithSigkillGivesBackExactlyWhatItHeld() throws Exception {
+        String name = name("held");
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+            Handle c = child("holder");
+            assertEquals("3", c.call("open-sem " + name + " 9"));
+            c.call("acquire " + name + " 2");
+            assertEquals(1, s.availablePermits());
+            killAndWait(c);
+            assertEquals(3, s.availablePermits(), "the dead holder's 2 permits came back");
+            assertTrue(s.tryAcquire(3));
+            assertFalse(s.tryAcquire(), "no permit was created");
+            s.release(3);
+        }
+    }
+
+    @Test
+    void whatAKilledProcessReleasedBeyondItsHoldingsStaysReleased() throws Exception {
+        String name = name("gift");
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 1)) {
+            Handle c = child("giver");
+            assertEquals("1", c.call("open-sem " + name + " 9"));
+            c.call("acquire " + name + " 1");
+            c.call("release " + name + " 3");          // 1 it held, 2 beyond
+            assertEquals(3, s.availablePermits());
+            killAndWait(c);
+            assertEquals(3, s.availablePermits(), "the gift outlives its giver; the held permit was returned once");
+        }
+    }
+
+    @Test
+    void aWaiterInAnotherProcessGetsTheDeadHoldersPermits() throws Exception {
+        String name = name("waiter");
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 2)) {
+            Handle c = child("holder");
+            assertEquals("2", c.call("open-sem " + name + " 9"));
+            c.call("acquire " + name + " 2");
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread waiter = Thread.ofVirtual().start(() -> {
+                try {
+                    if (!s.tryAcquire(2, 30, TimeUnit.SECONDS)) failure.set(new AssertionError("no permits within 30 s"));
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            waitUntilQueued(s);
+            killAndWait(c);
+            assertTrue(waiter.join(Duration.ofSeconds(40)));
+            assertNull(failure.get());
+            assertEquals(0, s.availablePermits());
+            s.release(2);
+            assertEquals(2, s.availablePermits());
+        }
+    }
+
+    @Test
+    void aProcessKilledWhileGatheringLeavesNothingThatBlocksMultiPermitAcquires() throws Exception {
+        String name = name("gather");
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+            s.acquire(2);                                // the child can gather at most 1 of 3
+            Handle c = child("gatherer");
+            assertEquals("1", c.call("open-sem " + name + " 9"));
+            c.send("acquire " + name + " 3");           // waits, holding the gather right and 1 permit
+            long deadline = System.nanoTime() + PATIENCE.toNanos();
+            while (s.availablePermits() != 0) {          // the gatherer took the free permit into its JVM
+                assertTrue(System.nanoTime() < deadline, "the child never gathered");
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);   // polls a condition, with a deadline
+            }
+            killAndWait(c);
+            s.release(2);
+            assertTrue(s.tryAcquire(3, 30, TimeUnit.SECONDS), "the dead gatherer's permit and right came back");
+            s.release(3);
+            try (EventFdSemaphore newcomer = EventFdSemaphore.open(name, 9)) {
+                assertTrue(newcomer.tryAcquire(3, 30, TimeUnit.SECONDS));
+                newcomer.release(3);
+            }
+        }
+    }
+
+    @Test
+    void aLockWaiterGetsTheLockWhenItsHolderIsKilled() throws Exception {
+        String name = name("lock");
+        Handle c = child("holder");
+        assertEquals("1", c.call("open-lock " + name));
+        c.call("acquire " + name + " 1");               // the lock's one permit
+        try (EventFdLock lock = EventFdLock.open(name)) {
+            assertFalse(lock.tryLock());
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread waiter = Thread.ofVirtual().start(() -> {
+                try {
+                    if (!lock.tryLock(30, TimeUnit.SECONDS)) failure.set(new AssertionError("no lock within 30 s"));
+                    else lock.unlock();
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            waitUntilQueued(lock.semaphore());
+            killAndWait(c);
+            assertTrue(waiter.join(Duration.ofSeconds(40)));
+            assertNull(failure.get());
+            assertTrue(lock.tryLock());
+            lock.unlock();
+        }
+    }
+
+    @Test
+    void theKernelCounterStoreHasNoDescriptorsToHandOutOnlyWhenAsked() {
+        String name = name("descriptors");
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 1)) {
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, s::permitsDescriptor);
+            assertTrue(e.getMessage().contains("KERNEL_COUNTER"), e.getMessage());
+            IllegalStateException other = assertThrows(IllegalStateException.class,
+                    () -> EventFdSemaphore.open(name, 1, false, EventFdSemaphore.Store.KERNEL_COUNTER));
+            assertTrue(other.getMessage().contains("shared-memory store"), other.getMessage());
+        }
+    }
+
+    private static void waitUntilQueued(EventFdSemaphore s) {
+        long deadline = System.nanoTime() + PATIENCE.toNanos();
+        while (!s.hasQueuedThreads()) {
+            assertTrue(System.nanoTime() < deadline, "the waiter never queued");
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+    }
+}
