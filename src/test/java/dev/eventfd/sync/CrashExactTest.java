@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -143,6 +144,34 @@ class CrashExactTest extends NamedObjectsTest {
             assertNull(failure.get());
             assertTrue(lock.tryLock());
             lock.unlock();
+        }
+    }
+
+    @Test
+    void aHoldersDeathWakesAWaiterAsAnEventNotThroughThePeriodicCheck() throws Exception {
+        String name = name("event");
+        String before = System.getProperty("eventfd.sync.recoveryMillis");
+        System.setProperty("eventfd.sync.recoveryMillis", "600000");   // the periodic check out of reach
+        try (EventFdLock lock = EventFdLock.open(name)) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(250));   // a check parked already wakes once: let it
+            Handle c = child("holder");
+            assertEquals("1", c.call("open-lock " + name));
+            c.call("acquire " + name + " 1");
+            AtomicLong acquiredAt = new AtomicLong();
+            Thread waiter = Thread.ofVirtual().start(() -> {
+                lock.lock();
+                acquiredAt.set(System.nanoTime());
+                lock.unlock();
+            });
+            waitUntilQueued(lock.semaphore());
+            long killedAt = System.nanoTime();
+            killAndWait(c);
+            assertTrue(waiter.join(Duration.ofSeconds(30)), "the death was not noticed");
+            long millis = TimeUnit.NANOSECONDS.toMillis(acquiredAt.get() - killedAt);
+            System.out.println("lock recovery after SIGKILL (kill, reap, wake): " + millis + " ms");
+        } finally {
+            if (before == null) System.clearProperty("eventfd.sync.recoveryMillis");
+            else System.setProperty("eventfd.sync.recoveryMillis", before);
         }
     }
 

@@ -177,7 +177,7 @@ public final class Native {
     private static final MethodHandle MUNMAP;       // int munmap(void *addr, size_t len)
     private static final MethodHandle FCNTL_LOCK;   // int fcntl(int fd, int cmd, struct flock *lock)
     private static final MethodHandle FCNTL_INT;    // int fcntl(int fd, int cmd, int arg)
-    private static final MethodHandle SYSCALL_2;    // long syscall(long number, int, int): pidfd_open
+    private static final MethodHandle SYSCALL_2;    // long syscall(long number, long, long): pidfd_open
 
     static {
         Availability.ensureAvailable();
@@ -232,7 +232,8 @@ public final class Native {
                 errno, Linker.Option.firstVariadicArg(2));
         FCNTL_INT = bind(linker, libc, "fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
                 errno, Linker.Option.firstVariadicArg(2));
-        SYSCALL_2 = bind(linker, libc, "syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT),
+        // syscall(2) reads every argument after the number as a long: pass longs, not ints
+        SYSCALL_2 = bind(linker, libc, "syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
                 errno, Linker.Option.firstVariadicArg(1));
         STRERROR = linker.downcallHandle(libc.find("strerror").orElseThrow(),
                 FunctionDescriptor.of(ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
@@ -1128,7 +1129,7 @@ public final class Native {
     static int pidfdOpen(long pid) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) (long) SYSCALL_2.invokeExact(captureState(s), SYS_PIDFD_OPEN, (int) pid, 0);
+            int fd = (int) (long) SYSCALL_2.invokeExact(captureState(s), SYS_PIDFD_OPEN, pid, 0L);
             if (fd < 0) throw failure("pidfd_open", errno(s));
             return fd;
         } catch (NativeCallException e) {

@@ -263,27 +263,32 @@ public final class Rendezvous implements AutoCloseable {
     private final java.util.Set<String> asked = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /**
-     * The pidfds of the participants of this name that no earlier call returned: each socket of the
-     * name but this participant's own is asked once ({@link #WATCH}). A participant that does not
-     * answer within {@value #RESPONSE_MILLIS} ms, or has gone, is skipped for good. Waits (parks) for
-     * the answers; call it off any lock. The caller owns the returned descriptors.
+     * Hands {@code found} the pidfd of each participant of this name that no earlier call asked: each
+     * socket of the name but this participant's own is asked once ({@link #WATCH}). Waits (parks) for
+     * the answers; call it off any lock. {@code found} owns the descriptors it is given.
+     *
+     * @return whether every participant asked answered; {@code false} if one hung up or did not
+     *         answer within {@value #RESPONSE_MILLIS} ms (it may have died meanwhile: it is not asked again)
      */
-    public List<PidFd> newPeers() {
-        List<PidFd> found = new ArrayList<>();
-        if (closed.get()) return found;
+    public boolean newPeers(java.util.function.Consumer<PidFd> found) {
+        boolean all = true;
+        if (closed.get()) return all;
         for (String socket : sockets(dir, prefix)) {
             if (socket.equals(socketName) || !asked.add(socket)) continue;
             try {
                 UnixSocket s = connect(dir, socket, false);
-                if (s == null) continue;
+                if (s == null) {
+                    all = false;                 // nobody listens: it has died
+                    continue;
+                }
                 try (s) {
-                    found.add(requestPidFd(kind, s, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS)));
+                    found.accept(requestPidFd(kind, s, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS)));
                 }
             } catch (RuntimeException silentOrGone) {
-                // a busy or dying participant: its slot is still recovered, by the periodic check
+                all = false;
             }
         }
-        return found;
+        return all;
     }
 
     /**

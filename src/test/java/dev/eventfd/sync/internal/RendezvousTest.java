@@ -146,6 +146,18 @@ class RendezvousTest {
         return all.getFirst();
     }
 
+    @Test
+    void aWatchRequestIsAnsweredWithTheParticipantsOwnPidfd() throws Exception {
+        String name = name("watch");
+        closeLater(EventFdSemaphore.open(name, 2));
+        Path socket = participantSocket(Rendezvous.Kind.SLOT_SEMAPHORE, name);
+        try (UnixSocket s = connect(socket);
+             PidFd p = Rendezvous.requestPidFd(Rendezvous.Kind.SLOT_SEMAPHORE, s, System.nanoTime() + 5_000_000_000L)) {
+            assertTrue(p.fdinfo().contains("Pid:\t" + ProcessHandle.current().pid()), p.fdinfo());
+            assertFalse(p.hasExited(), "this process runs");
+        }
+    }
+
     /** A semaphore created here with 2 permits, and the socket it serves on. */
     private Path serveSemaphore(String name) {
         EventFdSemaphore s = closeLater(EventFdSemaphore.open(name, 2, false, EventFdSemaphore.Store.KERNEL_COUNTER));

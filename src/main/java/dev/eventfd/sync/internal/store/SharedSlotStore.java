@@ -10,12 +10,10 @@ import dev.eventfd.sync.internal.Poller;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
-import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 
 /**
  * The permits of a named semaphore as {@link SlotPermits} in a sealed memfd that every participant
@@ -63,7 +61,7 @@ public final class SharedSlotStore implements PermitStore {
     private final SlotPermits permits;
     private volatile Cleaner.Cleanable unreachable;
     /** Finds the pidfds of participants not watched yet; null until {@link #watchPeers}. */
-    private volatile Supplier<List<PidFd>> peers;
+    private volatile Peers peers;
     /** Scans requested and not yet begun (0: no scan running); see the overview. */
     private final AtomicInteger scans = new AtomicInteger();
     /** The pidfds being watched, closed with the store. */
@@ -209,11 +207,18 @@ public final class SharedSlotStore implements PermitStore {
         return w;
     }
 
-    /**
-     * Gives the store the participants' pidfds: {@code finder} returns those of participants it has
-     * not returned before (see {@code Rendezvous.newPeers}), and may wait for their answers.
-     */
-    public void watchPeers(Supplier<List<PidFd>> finder) {
+    /** Where the pidfds of the other participants come from (see {@code Rendezvous.newPeers}). */
+    public interface Peers {
+        /**
+         * Hands {@code found} the pidfd of each participant not handed out before; may wait for answers.
+         *
+         * @return whether every participant asked answered (one that did not may be dying)
+         */
+        boolean find(Consumer<PidFd> found);
+    }
+
+    /** Gives the store the participants' pidfds, to notice their deaths as events. */
+    public void watchPeers(Peers finder) {
         this.peers = finder;
     }
 
@@ -223,13 +228,24 @@ public final class SharedSlotStore implements PermitStore {
         Thread.ofVirtual().name("eventfd-sync watching participants").start(() -> {
             for (int seen = scans.get(); ; seen = scans.get()) {
                 try {
-                    for (PidFd p : peers.get()) watch(p);
+                    if (!peers.find(this::watch)) awaitDying();
                 } catch (RuntimeException closing) {
                     // the participant or the store closed meanwhile: nothing left to watch for
                 }
                 if (scans.compareAndSet(seen, 0)) return;   // no request since this scan began
             }
         });
+    }
+
+    /**
+     * A participant hung up on the watch request, or its socket refused: most likely it is dying, and
+     * its pidfd will never come. Its exit closes its socket before (or after) the kernel drops its
+     * slot's lock, so the slots are recovered a few times over the next ~0.25 s, until one is freed.
+     */
+    private void awaitDying() {
+        for (int i = 0; i < 8 && recoverDead() == 0; i++) {
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L << i);
+        }
     }
 
     private void watch(PidFd p) {
@@ -305,6 +321,8 @@ public final class SharedSlotStore implements PermitStore {
      */
     static final class Recovery {
         static final long PERIOD_MILLIS = 100;
+        /** Overrides the period (read every round), for tests that must show deaths arrive as events. */
+        static final String PERIOD_PROPERTY = "eventfd.sync.recoveryMillis";
         private static final java.util.Set<SharedSlotStore> WATCHED = java.util.concurrent.ConcurrentHashMap.newKeySet();
         private static final java.util.concurrent.atomic.AtomicBoolean RUNNING = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -321,7 +339,7 @@ public final class SharedSlotStore implements PermitStore {
 
         private static void run() {
             for (;;) {
-                java.util.concurrent.locks.LockSupport.parkNanos(PERIOD_MILLIS * 1_000_000L);
+                java.util.concurrent.locks.LockSupport.parkNanos(Long.getLong(PERIOD_PROPERTY, PERIOD_MILLIS) * 1_000_000L);
                 for (SharedSlotStore s : WATCHED) {
                     try {
                         s.recoverDead();
