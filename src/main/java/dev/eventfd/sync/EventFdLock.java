@@ -25,8 +25,9 @@ import java.util.concurrent.locks.Lock;
  * itself. Only the holding thread may {@link #unlock()}; any other thread gets an
  * {@code IllegalMonitorStateException}, as with {@link java.util.concurrent.locks.ReentrantLock}.
  * Ownership is a thread of this JVM; between processes the permit itself is the exclusion. A process
- * killed while holding the lock takes the permit with it: the lock stays held until every process
- * that has the name open has exited (then the name is created afresh).
+ * killed while holding a named lock releases it: the death wakes the next waiter, in any process (the
+ * named semaphore's shared-memory store; see {@link EventFdSemaphore.Store#SHARED_MEMORY}). Whether
+ * the previous holder died holding it is not reported yet.
  *
  * <p>{@link #newCondition()} is not supported: a condition would have to wake waiters in other
  * processes, which an eventfd permit cannot express. It throws {@link UnsupportedOperationException}.

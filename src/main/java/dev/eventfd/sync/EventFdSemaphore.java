@@ -71,8 +71,17 @@ import java.util.function.Consumer;
  *
  * <p>A process killed while one of its threads waits for several permits leaves the turnstile taken:
  * multi-permit acquires on those descriptors then wait until every process sharing them has closed
- * them (for a named semaphore, until the name is created afresh). Single-permit operations are not
- * affected.
+ * them (for a named semaphore on the kernel-counter store, until the name is created afresh).
+ * Single-permit operations are not affected.
+ *
+ * <p><b>Named semaphores</b> ({@link #open(String, int, boolean)}) keep their permits elsewhere by
+ * default: in memory shared by every participant, one slot per process recording what it holds
+ * ({@link Store#SHARED_MEMORY}). A process that dies, however and wherever it dies, gives back
+ * exactly what its slot held, a waiter in another process is woken by the death itself, and the
+ * gather right is a word in that memory that a dead holder never keeps. Uncontended acquires and
+ * releases there make no system call. What a dead process released beyond what it held stays
+ * released. {@link #permitsDescriptor()} and {@link #turnstileDescriptor()} exist only on the
+ * kernel counter ({@link Store#KERNEL_COUNTER}), which a named semaphore uses only when asked.
  *
  * <p><b>Negative permits</b> (a negative initial count, or {@link #reducePermits}) are kept in this
  * JVM, in the superclass's own count, exactly as {@link Semaphore} keeps them: the kernel counter stays
@@ -98,9 +107,10 @@ import java.util.function.Consumer;
  * moment wake with a {@link ClosedException}, and so does any later use; an acquire that races with
  * {@code close()} either returns normally, holding real permits, or throws, holding none. Permits this
  * JVM was holding for its waiters, and permits granted to a waiter at the instant of closing, go back
- * to the kernel counter, and the turnstile is given back, so other processes sharing the descriptors
- * carry on with exactly the permits that exist. Permits held by threads of this JVM when it closes stay
- * taken, as if this process had exited (a {@link #release} after {@code close()} throws). The
+ * to the shared count, and the gather right is given back, so other processes sharing the semaphore
+ * carry on with exactly the permits that exist. Permits held by threads of this JVM when it closes are
+ * treated as if this process had exited (a {@link #release} after {@code close()} throws): on a kernel
+ * counter they stay taken, on the shared-memory store they come back. The
  * descriptors are released once the last thread that was waiting has woken. A semaphore that is never
  * closed gives its descriptors back when it is garbage collected (and a named one stops serving).
  *

@@ -31,6 +31,9 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  * <li>{@code juc}: {@link java.util.concurrent.Semaphore} (a CAS each way);
  * <li>{@code eventfd}: {@link EventFdSemaphore} (the library);
+ * <li>{@code named}: a named {@link EventFdSemaphore} on the shared-memory store (its permits in a
+ *     memfd shared with every participant: an atomic add on the own slot and a read of the others,
+ *     no system call);
  * <li>{@code rawEventfd}: an 8-byte {@code read} + {@code write} on an
  *     {@code EFD_SEMAPHORE|EFD_NONBLOCK} eventfd through the benchmark's own FFM binding with errno
  *     capture and preallocated memory: the floor for a design that keeps permits in the kernel;
@@ -39,7 +42,7 @@ import java.util.concurrent.TimeUnit;
  * <li>{@code posixSem}: {@code sem_wait} + {@code sem_post} on an unnamed {@code sem_t} in native
  *     memory ({@code sem_init}, pshared 0) through FFM: no system call when uncontended.
  * </ul>
- * Targets (issue): eventfd &le; 1.15&times; rawEventfd and &le; 0.5&times; fileLock.
+ * Targets (issues): eventfd &le; 1.15&times; rawEventfd and &le; 0.5&times; fileLock; named &le; 3&times; juc.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -59,7 +62,7 @@ public class UncontendedBenchmark {
         void close() throws Exception;
     }
 
-    @Param({"juc", "eventfd", "rawEventfd", "fileLock", "posixSem"})
+    @Param({"juc", "eventfd", "named", "rawEventfd", "fileLock", "posixSem"})
     public String impl;
 
     private Permit permit;
@@ -69,6 +72,7 @@ public class UncontendedBenchmark {
         permit = switch (impl) {
             case "juc" -> new Juc();
             case "eventfd" -> new EventFd();
+            case "named" -> new Named();
             case "rawEventfd" -> new RawEventFd();
             case "fileLock" -> new FileLockPermit();
             case "posixSem" -> new PosixSem();
@@ -106,6 +110,22 @@ public class UncontendedBenchmark {
 
     static final class EventFd implements Permit {
         private final EventFdSemaphore s = new EventFdSemaphore(1);
+
+        public void acquire() throws InterruptedException {
+            s.acquire();
+        }
+
+        public void release() {
+            s.release();
+        }
+
+        public void close() {
+            s.close();
+        }
+    }
+
+    static final class Named implements Permit {
+        private final EventFdSemaphore s = EventFdSemaphore.open("bench-uncontended-" + ProcessHandle.current().pid(), 1);
 
         public void acquire() throws InterruptedException {
             s.acquire();

@@ -270,16 +270,9 @@ public final class SharedSlotStore implements PermitStore {
         return s;
     }
 
-    /**
-     * Recovers the slots of dead processes. A recovery rings the other processes' waiters; this one's
-     * own are rung here, since its watch may be what is waiting for them.
-     *
-     * @return how many slots this call freed
-     */
+    /** Recovers the slots of dead processes (each recovery rings the waiters, this process's too). @return how many it freed */
     int recoverDead() {
-        int freed = permits.recoverAll();
-        if (freed > 0) ring(bells, permits.slot());
-        return freed;
+        return permits.recoverAll();
     }
 
     @Override

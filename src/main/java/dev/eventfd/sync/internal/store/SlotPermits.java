@@ -74,6 +74,10 @@ import java.lang.invoke.VarHandle;
  * {@code SEM_UNDO} undoes both, and clamps at 0.) {@code SlotProtocolModelTest} explores every
  * interleaving of this protocol with deaths at every step, and each of nine broken variants of it.
  *
+ * <p>"Ring the waiters" means every process whose WAITING bit is set, the ringing one included: a
+ * process has many threads, and the one that sleeps on its doorbell is not the one that releases. (The
+ * model's processes are single-threaded, so there a process never rings itself.)
+ *
  * <p><b>What it does not do.</b> Two contenders can each back off for the other and retry: each
  * rings the other, so neither sleeps for good, but no order among processes is kept; a turn for FIFO
  * across processes is a separate word above this one. Waiting itself (the doorbells and the poller)
@@ -307,11 +311,13 @@ public final class SlotPermits {
         return slotOffset(s);
     }
 
-    /** Rings every other process whose WAITING bit is set. */
+    /**
+     * Rings every process whose WAITING bit is set, this one included: a process has many threads, and
+     * the one that waits is not the one that released (or backed off, or recovered).
+     */
     private void ringWaiters() {
         int high = highWater();
         for (int j = 0; j < high; j++) {
-            if (j == slot) continue;
             long w = word(j);
             if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) doorbells.ring(j);
         }

@@ -156,6 +156,17 @@ class SlotPermitsTest {
     }
 
     @Test
+    void aReleaseRingsItsOwnProcessWhenAnotherOfItsThreadsWaits() {
+        // A thread of a that gives while another thread of a sleeps on a's doorbell must wake it.
+        Process a = first(4, 1);
+        assertTrue(a.permits.tryTake(1));
+        a.permits.waiting(true);
+        int before = rings[a.permits.slot()].get();
+        a.permits.give(1);
+        assertEquals(before + 1, rings[a.permits.slot()].get());
+    }
+
+    @Test
     void aFailedTakeUnderARealShortageRingsNobody() {
         // Else two waiting processes ring each other for as long as a third holds every permit.
         Process holder = first(4, 2), b = join(), c = join();

@@ -1,0 +1,300 @@
+/*
+ * efs_peer: a non-JVM participant of an eventfd-sync named semaphore on the shared-memory store.
+ *
+ *   efs_peer <socket-dir> <name>          reads commands on stdin, one per line:
+ *       acquire N | try N | release N | available | exit
+ *     and answers each with "OK <command> [result]" (or "ERR <command> <why>").
+ *   efs_peer <socket-dir> <name> chaos    loops acquire(n)/release(n), n = 1..3, until a "stop"
+ *     line arrives; prints READY first and "DONE grants=<n>" last (the kill-chaos test's child).
+ *
+ * It joins through a participant's socket (request: magic 'EFDS', version 1, kind 3, type 0), gets
+ * the sealed memfd and one doorbell eventfd per slot, opens the memfd again for an open file
+ * description of its own (its OFD lock on byte <slot> is its liveness lock) and claims a slot. The
+ * layout and every step are those of SlotPermits (see its implementation overview): each change of
+ * shared memory is one sequentially consistent atomic operation. It serves no socket, so the others
+ * notice its death by their periodic recovery, not by a pidfd. Build: cc -O2 -o efs_peer efs_peer.c
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAGIC 0x45464453u
+#define KIND_SLOTS 3
+#define SLOTS_SENT 128
+
+static const uint64_t MAGIC_VERSION = 0x454644534c4f5401ull;   /* "EFDSLOT", layout version 1 */
+static const uint64_t LIVE = 1ull << 63, WAITING = 1ull << 62;
+static const int GEN_SHIFT = 34;
+static const uint64_t HELD_MASK = (1ull << 34) - 1, GEN_MASK = ((1ull << 28) - 1) << 34;
+static const int64_t MAX_PERMITS = 2147483647;
+enum { SLOT_COUNT = 8, HIGH_WATER = 16, BASE = 64, SLOTS = 128, LINE = 64 };
+
+static unsigned char *mem;
+static uint64_t slot_count;
+static int bells[SLOTS_SENT];
+static int memfd = -1;
+static int own = -1;
+static int64_t owned;                  /* what this process's commands hold */
+
+static volatile uint64_t *word_at(uint64_t off) { return (volatile uint64_t *) (mem + off); }
+static volatile uint64_t *slot_word(int j) { return word_at(SLOTS + (uint64_t) j * LINE); }
+static uint64_t load(volatile uint64_t *w) { return __atomic_load_n(w, __ATOMIC_SEQ_CST); }
+static int cas(volatile uint64_t *w, uint64_t expect, uint64_t value) {
+    return __atomic_compare_exchange_n(w, &expect, value, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+static int high_water(void) {
+    uint64_t h = load(word_at(HIGH_WATER));
+    return (int) (h < slot_count ? h : slot_count);
+}
+
+static int ofd(int cmd, short type, int j) {
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = j, .l_len = 1, .l_pid = 0 };
+    if (fcntl(memfd, cmd, &fl) < 0) return -1;
+    return cmd == F_OFD_GETLK ? fl.l_type != F_UNLCK : 0;
+}
+
+static void ring_waiters(void) {
+    int high = high_water();
+    for (int j = 0; j < high; j++) {
+        if (j == own) continue;
+        uint64_t w = load(slot_word(j));
+        if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) {
+            uint64_t one = 1;
+            if (write(bells[j], &one, 8) < 0 && errno != EAGAIN) perror("ring");
+        }
+    }
+}
+
+static int64_t held_by_all(void) {
+    int64_t sum = 0;
+    int high = high_water();
+    for (int j = 0; j < high; j++) {
+        uint64_t w = load(slot_word(j));
+        if (w & LIVE) sum += (int64_t) (w & HELD_MASK);
+    }
+    return sum;
+}
+
+static int64_t available(void) {
+    int64_t held = held_by_all();
+    return (int64_t) load(word_at(BASE)) - held;   /* the slots, then BASE (which only grows) */
+}
+
+static void recover_all(void) {
+    int high = high_water();
+    for (int j = 0; j < high; j++) {
+        if (j == own) continue;
+        uint64_t w = load(slot_word(j));
+        if (!(w & LIVE) || ofd(F_OFD_GETLK, F_WRLCK, j) != 0) continue;   /* free, or its owner lives */
+        if (cas(slot_word(j), w, w & GEN_MASK)) ring_waiters();
+    }
+}
+
+static void claim(void) {
+    for (int j = 0; j < (int) slot_count; j++) {
+        if (ofd(F_OFD_SETLK, F_WRLCK, j) < 0) continue;     /* another process owns or claims it */
+        for (uint64_t h; (h = load(word_at(HIGH_WATER))) < (uint64_t) j + 1; ) {
+            if (cas(word_at(HIGH_WATER), h, (uint64_t) j + 1)) break;
+        }
+        for (;;) {
+            uint64_t w = load(slot_word(j));
+            uint64_t gen = ((w & GEN_MASK) + (1ull << GEN_SHIFT)) & GEN_MASK;
+            if (cas(slot_word(j), w, LIVE | gen)) {
+                own = j;
+                if (w & LIVE) ring_waiters();               /* recovered a dead owner's slot */
+                return;
+            }
+        }
+    }
+    fprintf(stderr, "every slot is in use\n");
+    exit(1);
+}
+
+static int try_take(int64_t n) {
+    volatile uint64_t *mine = slot_word(own);
+    int64_t sum = (int64_t) (__atomic_fetch_add(mine, (uint64_t) n, __ATOMIC_SEQ_CST) & HELD_MASK) + n;
+    int high = high_water();
+    for (int j = 0; j < high; j++) {
+        if (j == own) continue;
+        uint64_t w = load(slot_word(j));
+        if (w & LIVE) sum += (int64_t) (w & HELD_MASK);
+    }
+    if ((int64_t) load(word_at(BASE)) - sum >= 0) {
+        owned += n;
+        return 1;
+    }
+    __atomic_fetch_sub(mine, (uint64_t) n, __ATOMIC_SEQ_CST);
+    if (available() > 0) ring_waiters();
+    return 0;
+}
+
+static void set_waiting(int on) {
+    volatile uint64_t *mine = slot_word(own);
+    for (uint64_t w; (((w = load(mine)) & WAITING) != 0) != on; ) {
+        if (cas(mine, w, w ^ WAITING)) return;
+    }
+}
+
+/* Waits on the own doorbell: drain, set the bit, try again, sleep; recovers dead slots on each wake. */
+static void acquire(int64_t n) {
+    while (!try_take(n)) {
+        uint64_t drained;
+        if (read(bells[own], &drained, 8) < 0 && errno != EAGAIN) perror("doorbell");
+        set_waiting(1);
+        recover_all();
+        if (try_take(n)) {
+            set_waiting(0);
+            return;
+        }
+        struct pollfd p = { .fd = bells[own], .events = POLLIN };
+        poll(&p, 1, 100);                                   /* 100 ms: a dead holder is found by recovery */
+        set_waiting(0);
+    }
+}
+
+static int release(int64_t n) {
+    int64_t k = n < owned ? n : owned;
+    owned -= k;
+    if (k > 0) __atomic_fetch_sub(slot_word(own), (uint64_t) k, __ATOMIC_SEQ_CST);
+    int64_t gift = n - k;
+    while (gift > 0) {
+        uint64_t b = load(word_at(BASE));
+        if ((int64_t) b + gift > MAX_PERMITS + held_by_all()) {
+            ring_waiters();
+            return -1;
+        }
+        if (cas(word_at(BASE), b, b + (uint64_t) gift)) break;
+    }
+    ring_waiters();
+    return 0;
+}
+
+static void leave(void) {
+    for (;;) {
+        uint64_t w = load(slot_word(own));
+        if (cas(slot_word(own), w, w & GEN_MASK)) break;    /* only this process writes its LIVE word */
+    }
+    owned = 0;
+    ring_waiters();
+    ofd(F_OFD_SETLK, F_UNLCK, own);
+    own = -1;
+}
+
+/* Joins through the first participant socket of the name that answers. */
+static void join(const char *dir, const char *name) {
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "semaphore.%s.", name);
+    DIR *d = opendir(dir);
+    if (!d) { perror(dir); exit(1); }
+    for (struct dirent *e; (e = readdir(d)); ) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || len < 5 || strcmp(e->d_name + len - 5, ".sock") != 0) continue;
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if ((size_t) snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, e->d_name) >= sizeof a.sun_path) continue;
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (connect(s, (struct sockaddr *) &a, sizeof a) < 0) { close(s); continue; }
+        unsigned char req[8];
+        uint32_t magic = MAGIC; uint16_t version = 1;
+        memcpy(req, &magic, 4); memcpy(req + 4, &version, 2); req[6] = KIND_SLOTS; req[7] = 0;
+        if (write(s, req, 8) != 8) { close(s); continue; }
+        unsigned char resp[16];
+        char control[CMSG_SPACE(sizeof(int) * (SLOTS_SENT + 2))];
+        struct iovec iov = { resp, sizeof resp };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+        ssize_t got = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+        close(s);
+        int fds[SLOTS_SENT + 2], nfds = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                nfds = (int) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                memcpy(fds, CMSG_DATA(c), sizeof(int) * nfds);
+            }
+        }
+        if (got != 16 || resp[6] != 0 || resp[7] != KIND_SLOTS || nfds != SLOTS_SENT + 1) {
+            fprintf(stderr, "%s: unexpected answer (%zd bytes, status %d, kind %d, %d descriptors)\n",
+                    e->d_name, got, got >= 8 ? resp[6] : -1, got >= 8 ? resp[7] : -1, nfds);
+            for (int i = 0; i < nfds; i++) close(fds[i]);
+            continue;
+        }
+        int seals = fcntl(fds[0], F_GET_SEALS);
+        struct stat st;
+        if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) || fstat(fds[0], &st) < 0
+                || st.st_size < SLOTS + (off_t) LINE * SLOTS_SENT) {
+            fprintf(stderr, "the first descriptor is not a sealed permit memfd\n");
+            exit(1);
+        }
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fds[0]);
+        memfd = open(self, O_RDWR | O_CLOEXEC);             /* an open file description of our own */
+        if (memfd < 0) { perror(self); exit(1); }
+        close(fds[0]);
+        mem = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+        if (mem == MAP_FAILED) { perror("mmap"); exit(1); }
+        if (load(word_at(0)) != MAGIC_VERSION) { fprintf(stderr, "not a permit segment of layout version 1\n"); exit(1); }
+        slot_count = load(word_at(SLOT_COUNT));
+        if (slot_count != SLOTS_SENT) { fprintf(stderr, "%llu slots, expected %d\n", (unsigned long long) slot_count, SLOTS_SENT); exit(1); }
+        for (int i = 0; i < SLOTS_SENT; i++) bells[i] = fds[i + 1];
+        closedir(d);
+        claim();
+        return;
+    }
+    closedir(d);
+    fprintf(stderr, "no participant of %s answered in %s\n", name, dir);
+    exit(1);
+}
+
+static void chaos(void) {
+    unsigned seed = (unsigned) getpid() ^ (unsigned) time(NULL);
+    long grants = 0;
+    printf("READY\n");
+    fflush(stdout);
+    for (;;) {
+        struct pollfd in = { .fd = 0, .events = POLLIN };
+        if (poll(&in, 1, 0) > 0) break;                     /* "stop" (or EOF) */
+        int64_t n = 1 + rand_r(&seed) % 3;
+        acquire(n);
+        grants++;
+        for (volatile int spin = rand_r(&seed) % 2000; spin > 0; spin--) {}
+        release(n);
+    }
+    printf("DONE grants=%ld\n", grants);
+    fflush(stdout);
+    leave();
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) { fprintf(stderr, "usage: efs_peer <socket-dir> <name> [chaos]\n"); return 2; }
+    join(argv[1], argv[2]);
+    if (argc > 3 && strcmp(argv[3], "chaos") == 0) { chaos(); return 0; }
+    printf("READY slot=%d\n", own);
+    fflush(stdout);
+    char line[128];
+    while (fgets(line, sizeof line, stdin)) {
+        long long n = 0;
+        char cmd[32];
+        if (sscanf(line, "%31s %lld", cmd, &n) < 1) continue;
+        if (strcmp(cmd, "acquire") == 0 && n >= 1) { acquire(n); printf("OK acquire\n"); }
+        else if (strcmp(cmd, "try") == 0 && n >= 1) printf("OK try %s\n", try_take(n) ? "true" : "false");
+        else if (strcmp(cmd, "release") == 0 && n >= 1) {
+            printf(release(n) == 0 ? "OK release\n" : "ERR release Maximum permit count exceeded\n");
+        }
+        else if (strcmp(cmd, "available") == 0) { recover_all(); printf("OK available %lld\n", (long long) available()); }
+        else if (strcmp(cmd, "exit") == 0) { leave(); printf("OK exit\n"); fflush(stdout); return 0; }
+        else printf("ERR %s unknown command or count below 1\n", cmd);
+        fflush(stdout);
+    }
+    leave();
+    return 0;
+}
