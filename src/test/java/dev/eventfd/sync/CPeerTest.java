@@ -8,7 +8,6 @@ import org.junit.jupiter.api.Timeout;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -24,15 +23,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class CPeerTest extends NamedObjectsTest {
 
     private static final Duration PATIENCE = Duration.ofSeconds(60);
-    private static final AtomicLong NAMES = new AtomicLong();
 
     @BeforeAll
     static void compiler() {
         assumeTrue(CPeer.available(), "no C compiler (cc or gcc) to build peers/c/efs_peer.c");
-    }
-
-    private static String name(String what) {
-        return what + "-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
     }
 
     private Handle peer(String name) throws Exception {

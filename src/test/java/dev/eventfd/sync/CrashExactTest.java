@@ -25,17 +25,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CrashExactTest extends NamedObjectsTest {
 
     private static final Duration PATIENCE = Duration.ofSeconds(60);
-    private static final AtomicLong NAMES = new AtomicLong();
-
-    private static String name(String what) {
-        return what + "-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
-    }
-
-    private Handle child(String label) {
-        Handle h = Handle.start(label, dir);
-        children.add(h);
-        return h;
-    }
 
     private static void killAndWait(Handle h) {
         h.kill();

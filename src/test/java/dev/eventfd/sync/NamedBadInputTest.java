@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -36,7 +35,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class NamedBadInputTest extends NamedObjectsTest {
 
-    private static final AtomicLong NAMES = new AtomicLong();
 
     @AfterEach
     void restoreDirectory() {
@@ -46,10 +44,6 @@ class NamedBadInputTest extends NamedObjectsTest {
     @org.junit.jupiter.api.BeforeEach
     void useDirectory() {
         System.setProperty("eventfd.sync.dir", dir.toString());
-    }
-
-    private static String name(String what) {
-        return what + "-" + NAMES.incrementAndGet();
     }
 
     private static List<Path> entries() throws Exception {

@@ -43,12 +43,6 @@ class NamedLockAcrossJvmsTest extends NamedObjectsTest {
         return what + "-" + info.getTestMethod().orElseThrow().getName().hashCode() % 10000 + "-" + System.nanoTime() % 100000;
     }
 
-    private Handle child(String label) {
-        Handle h = Handle.start(label, dir);
-        children.add(h);
-        return h;
-    }
-
     private static Path counterFile() throws Exception {
         Path f = Files.createTempFile(dir, "counter", ".bin");
         Files.write(f, new byte[4]);

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.AfterEach;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What the tests of named objects share: a fresh 0700 socket directory per test class, set as
@@ -13,8 +14,22 @@ import java.util.List;
  */
 abstract class NamedObjectsTest extends SocketDirectoryTest {
 
+    static final AtomicLong NAMES = new AtomicLong();
+
     /** Child processes started by the current test; killed after it. */
     final List<Handle> children = new ArrayList<>();
+
+    /** A name no other test of this JVM uses, nor another test JVM (its pid is in it). */
+    static String name(String what) {
+        return what + "-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
+    }
+
+    /** Starts a child JVM ({@link Handle#start}) that is killed after the test. */
+    Handle child(String label) {
+        Handle h = Handle.start(label, dir);
+        children.add(h);
+        return h;
+    }
 
     @AfterEach
     void killChildren() {

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,7 +31,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NamedPeerTest extends NamedObjectsTest {
 
     private static final Duration PATIENCE = Duration.ofSeconds(60);
-    private static final AtomicLong NAMES = new AtomicLong();
     private static final Pattern JOINED = Pattern.compile(
             "magic=45464453 version=1 status=(\\d+) kind=(\\d+) initial=(-?\\d+) server=(\\d+) fds=(\\d+) sem=(\\S+)");
     private final List<Handle> peers = new ArrayList<>();
@@ -40,10 +38,6 @@ class NamedPeerTest extends NamedObjectsTest {
     @AfterEach
     void killPeers() {
         for (Handle p : peers) p.close();
-    }
-
-    private static String name(String what) {
-        return what + "-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
     }
 
     private Handle python() {

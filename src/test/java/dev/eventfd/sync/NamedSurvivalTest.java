@@ -12,7 +12,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -29,17 +28,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NamedSurvivalTest extends NamedObjectsTest {
 
     private static final Duration PATIENCE = Duration.ofSeconds(60);
-    private static final AtomicLong NAMES = new AtomicLong();
-
-    private static String name(String what) {
-        return what + "-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
-    }
-
-    private Handle child(String label) {
-        Handle h = Handle.start(label, dir);
-        children.add(h);
-        return h;
-    }
 
     private static List<Path> sockets(String name) {
         return NamedParticipantChild.sockets(dir, "semaphore", name);
