@@ -167,6 +167,50 @@ class SlotPermitsTest {
     }
 
     @Test
+    void theGatherRightIsOneProcessesAtATimeAndItsReleaseRingsTheWaiters() {
+        Process a = first(4, 3), b = join();
+        assertTrue(a.permits.tryClaimGatherRight());
+        assertTrue(a.permits.tryClaimGatherRight(), "its holder claims it again");
+        assertFalse(b.permits.tryClaimGatherRight());
+        assertFalse(b.permits.gatherRightAvailable());
+        b.permits.waiting(true);
+        int before = rings[b.permits.slot()].get();
+        a.permits.releaseGatherRight();
+        assertEquals(before + 1, rings[b.permits.slot()].get(), "the release rang the waiter for the right");
+        assertTrue(b.permits.gatherRightAvailable());
+        assertTrue(b.permits.tryClaimGatherRight());
+        assertFalse(a.permits.tryClaimGatherRight());
+    }
+
+    @Test
+    void aDeadGatherersRightAndPermitsComeBackToTheNextClaimant() {
+        Process a = first(4, 3), b = join();
+        assertTrue(a.permits.tryTake(1));                // gathered 1 of a multi-permit request
+        assertTrue(a.permits.tryClaimGatherRight());
+        int aSlot = a.permits.slot();
+        a.die();
+        assertTrue(b.permits.gatherRightAvailable(), "a dead holder's right is free");
+        assertTrue(b.permits.tryClaimGatherRight(), "the claimant recovers the dead holder's slot and takes the right");
+        assertEquals(0, SlotPermits.held(b.permits.slotWord(aSlot)));
+        assertEquals(3, b.permits.available(), "the gathered permit came back");
+        assertTrue(b.permits.tryTake(3));
+    }
+
+    @Test
+    void aRightNamingAFreedOrTakenOverSlotIsFree() {
+        Process a = first(4, 3), b = join();
+        assertTrue(a.permits.tryClaimGatherRight());
+        int aSlot = a.permits.slot();
+        a.die();
+        assertTrue(b.permits.recover(aSlot));           // FREE now, GATHER still names it
+        Process c = join();                              // takes the freed slot over: a new generation
+        assertEquals(aSlot, c.permits.slot());
+        assertTrue(c.permits.gatherRightAvailable(), "GATHER names the old generation");
+        assertTrue(c.permits.tryClaimGatherRight());
+        assertFalse(b.permits.tryClaimGatherRight());
+    }
+
+    @Test
     void aFailedTakeUnderARealShortageRingsNobody() {
         // Else two waiting processes ring each other for as long as a third holds every permit.
         Process holder = first(4, 2), b = join(), c = join();
