@@ -285,14 +285,19 @@ int main(int argc, char **argv) {
         long long n = 0;
         char cmd[32];
         if (sscanf(line, "%31s %lld", cmd, &n) < 1) continue;
-        if (strcmp(cmd, "acquire") == 0 && n >= 1) { acquire(n); printf("OK acquire\n"); }
-        else if (strcmp(cmd, "try") == 0 && n >= 1) printf("OK try %s\n", try_take(n) ? "true" : "false");
-        else if (strcmp(cmd, "release") == 0 && n >= 1) {
+        if (strcmp(cmd, "available") != 0 && strcmp(cmd, "exit") != 0 && (n < 1 || n > MAX_PERMITS)) {
+            printf("ERR %s permits %lld not in [1, %lld]\n", cmd, n, (long long) MAX_PERMITS);
+            fflush(stdout);
+            continue;
+        }
+        if (strcmp(cmd, "acquire") == 0) { acquire(n); printf("OK acquire\n"); }
+        else if (strcmp(cmd, "try") == 0) printf("OK try %s\n", try_take(n) ? "true" : "false");
+        else if (strcmp(cmd, "release") == 0) {
             printf(release(n) == 0 ? "OK release\n" : "ERR release Maximum permit count exceeded\n");
         }
         else if (strcmp(cmd, "available") == 0) { recover_all(); printf("OK available %lld\n", (long long) available()); }
         else if (strcmp(cmd, "exit") == 0) { leave(); printf("OK exit\n"); fflush(stdout); return 0; }
-        else printf("ERR %s unknown command or count below 1\n", cmd);
+        else printf("ERR %s unknown command\n", cmd);
         fflush(stdout);
     }
     leave();

@@ -1165,6 +1165,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         if (armed != null) {
             armed.cancel();
             armed = null;
+            store.unwatch();             // under the lock, so never after a newer watch (a stale callback could)
         }
     }
 

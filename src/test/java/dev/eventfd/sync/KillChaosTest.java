@@ -35,6 +35,8 @@ class KillChaosTest extends NamedObjectsTest {
     private static final Duration PATIENCE = Duration.ofSeconds(90);
     private static final int PERMITS = 4, CHILDREN = 4;
     private static final long CHAOS_NANOS = TimeUnit.SECONDS.toNanos(20);
+    /** Kills of children that run their loops, at the least: else the run would prove nothing. */
+    private static final int MIN_RUNNING_KILLS = 3;
 
     private Handle start(String name, int n, boolean cPeer) throws Exception {
         Handle h;
@@ -74,14 +76,16 @@ class KillChaosTest extends NamedObjectsTest {
                 if (cPeer && started == 0) cPeers.add(h);
             }
             ThreadLocalRandom r = ThreadLocalRandom.current();
-            long end = System.nanoTime() + CHAOS_NANOS;
-            while (System.nanoTime() < end) {
+            long start = System.nanoTime(), end = start + CHAOS_NANOS;
+            // 20 s, and longer (up to 60 s) until at least MIN_RUNNING_KILLS kills have hit running children
+            for (int tick = 0; System.nanoTime() < end
+                    || (runningKills < MIN_RUNNING_KILLS && System.nanoTime() - start < 3 * CHAOS_NANOS); tick++) {
                 // the chaos's own clock, not a synchronization: kills land wherever the children are
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(150 + r.nextInt(151)));
                 // Mostly children that run their loops: a JVM here takes longer to start than a few
                 // periods, so random victims would all be starting. Every fourth kill takes any child.
                 List<Handle> running = live.stream().filter(h -> h.hasSeen("READY")).toList();
-                boolean any = kills % 4 == 3;
+                boolean any = tick % 4 == 3;
                 if (running.isEmpty() && !any) continue;
                 Handle victim = any ? live.get(r.nextInt(live.size())) : running.get(r.nextInt(running.size()));
                 live.remove(victim);
@@ -103,6 +107,7 @@ class KillChaosTest extends NamedObjectsTest {
                 grants += Long.parseLong(done.substring("DONE grants=".length()));
                 assertEquals(0, h.waitFor(PATIENCE), h::transcript);
             }
+            assertTrue(runningKills >= MIN_RUNNING_KILLS, "only " + runningKills + " kills hit running children in 60 s");
             assertEquals(PERMITS, s.availablePermits(), "after " + kills + " kills, " + runningKills + " of running children");
             assertTrue(s.tryAcquire(PERMITS), "all " + PERMITS + " permits at once");
             assertFalse(s.tryAcquire(), "a permit was created");

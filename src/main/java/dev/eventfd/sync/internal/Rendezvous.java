@@ -259,36 +259,53 @@ public final class Rendezvous implements AutoCloseable {
         return pids;
     }
 
-    /** The sockets {@link #newPeers} has asked already (answered, dead, or silent). */
+    /** The sockets {@link #newPeers} has had an answer from (a pidfd, or a refusal: gone). */
     private final java.util.Set<String> asked = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /**
-     * Hands {@code found} the pidfd of each participant of this name that no earlier call asked: each
-     * socket of the name but this participant's own is asked once ({@link #WATCH}). Waits (parks) for
-     * the answers; call it off any lock. {@code found} owns the descriptors it is given.
-     *
-     * @return whether every participant asked answered; {@code false} if one hung up or did not
-     *         answer within {@value #RESPONSE_MILLIS} ms (it may have died meanwhile: it is not asked again)
+     * What a scan of the name's other participants found: the pidfds of those not answered before
+     * (by socket name; the caller owns them), the sockets present now, and whether every participant
+     * asked answered (one that hung up or refused is most likely dying).
      */
-    public boolean newPeers(java.util.function.Consumer<PidFd> found) {
+    public record PeerScan(java.util.Map<String, PidFd> found, java.util.Set<String> present, boolean allAnswered) {}
+
+    /**
+     * Asks each participant of this name that has not answered before for its pidfd ({@link #WATCH}),
+     * through a directory descriptor of its own (so a concurrent {@link #close()} closes nothing it
+     * uses). A participant that is busy or does not answer within {@value #RESPONSE_MILLIS} ms is
+     * asked again by the next scan. Waits (parks) for the answers; call it off any lock.
+     */
+    public PeerScan newPeers() {
+        java.util.Map<String, PidFd> found = new java.util.HashMap<>();
+        java.util.Set<String> present = new java.util.HashSet<>();
         boolean all = true;
-        if (closed.get()) return all;
-        for (String socket : sockets(dir, prefix)) {
-            if (socket.equals(socketName) || !asked.add(socket)) continue;
-            try {
-                UnixSocket s = connect(dir, socket, false);
-                if (s == null) {
-                    all = false;                 // nobody listens: it has died
-                    continue;
+        if (closed.get()) return new PeerScan(found, present, true);
+        try (Directory d = Directory.open()) {
+            for (String socket : sockets(d, prefix)) {
+                if (socket.equals(socketName)) continue;
+                present.add(socket);
+                if (asked.contains(socket) || closed.get()) continue;
+                try {
+                    UnixSocket s = connect(d, socket, false);
+                    if (s == null) {
+                        asked.add(socket);       // nobody listens: it has died
+                        all = false;
+                        continue;
+                    }
+                    try (s) {
+                        found.put(socket, requestPidFd(kind, s, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS)));
+                        asked.add(socket);
+                    }
+                } catch (HungUp dying) {
+                    asked.add(socket);
+                    all = false;
+                } catch (RuntimeException busyOrSilent) {
+                    all = false;                 // asked again next time
                 }
-                try (s) {
-                    found.accept(requestPidFd(kind, s, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESPONSE_MILLIS)));
-                }
-            } catch (RuntimeException silentOrGone) {
-                all = false;
             }
         }
-        return all;
+        asked.retainAll(present);                // sockets gone from the directory are forgotten
+        return new PeerScan(found, present, all);
     }
 
     /**

@@ -64,6 +64,15 @@ public interface PermitStore {
     Poller.Waiter watch(boolean gatherRight, Consumer<Poller.Outcome> callback);
 
     /**
+     * Says that the semaphore no longer waits on the watch it armed last (cancelled, or fired and
+     * handled): a store may stop asking other processes to ring it. Called under the semaphore's lock,
+     * so it never races a newer {@link #watch}; a callback must not do this itself, since it may run
+     * after a newer watch was armed.
+     */
+    default void unwatch() {
+    }
+
+    /**
      * Makes the store's resources (descriptors) go when {@code owner} becomes unreachable; the cleaning
      * action holds no reference to the owner.
      */

@@ -10,8 +10,9 @@ import dev.eventfd.sync.internal.Poller;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -31,9 +32,10 @@ import java.util.function.Consumer;
  * WAITING bit (Dekker pair "doorbell", waiter side; the releaser's side is in {@link SlotPermits}),
  * recover the slots of dead processes, then look at the condition, and ring the own doorbell if it
  * holds already, so the poller fires at once. A ring after the drain is therefore never lost: it is
- * either seen by the look or left in the doorbell for the poller. The callback clears the WAITING
- * bit before it runs the semaphore's, so a process that no longer waits stops costing releasers a
- * system call; a watch cancelled before it fires leaves the bit set until the next ring clears it.
+ * either seen by the look or left in the doorbell for the poller. A process that no longer waits
+ * stops costing releasers a system call: the bit is cleared by {@link #unwatch}, which the semaphore calls under its lock when
+ * it cancels or has handled a watch: a poller callback must not clear it, since it may run after a
+ * newer watch set it again (that watch would then sleep with its bit clear, and nobody would ring it).
  *
  * <p>Multi-permit takes are atomic here ({@link SlotPermits#tryTake}); the gather right still exists,
  * held in shared memory, because the semaphore gathers a multi-permit waiter's permits one at a
@@ -47,7 +49,9 @@ import java.util.function.Consumer;
  * permits when the look found none had bound its socket before it claimed its slot, so the scan,
  * which starts after the look, finds it; a process that took permits after the look took ones the
  * look saw free, and the watch fired at once. Scans are single-flight: a request during one makes
- * it run again. For processes that serve no socket (a peer of the raw protocol) or did not answer,
+ * it run again. A scan closes the pidfds of participants whose socket has gone (they left) or that
+ * have exited, and asks a busy or silent participant again next time. For processes that serve no
+ * socket (a peer of the raw protocol) or did not answer,
  * {@link Recovery} also recovers every {@value Recovery#PERIOD_MILLIS} ms while a watch is pending.
  */
 public final class SharedSlotStore implements PermitStore {
@@ -64,8 +68,10 @@ public final class SharedSlotStore implements PermitStore {
     private volatile Peers peers;
     /** Scans requested and not yet begun (0: no scan running); see the overview. */
     private final AtomicInteger scans = new AtomicInteger();
-    /** The pidfds being watched, closed with the store. */
-    private final Queue<PidFd> watched = new ConcurrentLinkedQueue<>();
+    /** The pidfds being watched, by participant socket; closed when their socket goes, and with the store. */
+    private final Map<String, PidFd> watched = new ConcurrentHashMap<>();
+    /** Set once the store is released: a scan that finishes later closes what it found. */
+    private final AtomicBoolean released = new AtomicBoolean();
 
     private SharedSlotStore(MemFd memory, EventFd[] bells, Arena arena, SlotPermits permits) {
         this.memory = memory;
@@ -194,27 +200,25 @@ public final class SharedSlotStore implements PermitStore {
         boolean ready = gatherRight ? permits.gatherRightAvailable() : permits.available() > 0;
         if (ready) bell.tryWrite(1);         // armed at once: the poller fires on registration
         else scanPeers();                    // after the look: see "Deaths as events"
-        Poller.Waiter w = Poller.shared().register(bell, outcome -> {
-            Recovery.stopWatching(this);
-            try {
-                permits.waiting(false);
-            } catch (IllegalStateException closed) {
-                // the store is closing: nothing to clear
-            }
-            callback.accept(outcome);
-        });
         Recovery.watch(this);
-        return w;
+        return Poller.shared().register(bell, callback);   // the callback only signals; unwatch() clears
     }
 
-    /** Where the pidfds of the other participants come from (see {@code Rendezvous.newPeers}). */
+    /** Clears the WAITING bit and leaves the periodic recovery: nobody here waits on this store now. */
+    @Override
+    public void unwatch() {
+        Recovery.stopWatching(this);
+        try {
+            permits.waiting(false);
+        } catch (IllegalStateException closed) {
+            // the store has closed (or is closing): nothing to clear
+        }
+    }
+
+    /** Where the pidfds of the other participants come from ({@code Rendezvous::newPeers}). */
     public interface Peers {
-        /**
-         * Hands {@code found} the pidfd of each participant not handed out before; may wait for answers.
-         *
-         * @return whether every participant asked answered (one that did not may be dying)
-         */
-        boolean find(Consumer<PidFd> found);
+        /** Scans for participants not answered before; may wait for their answers. */
+        dev.eventfd.sync.internal.Rendezvous.PeerScan scan();
     }
 
     /** Gives the store the participants' pidfds, to notice their deaths as events. */
@@ -228,7 +232,10 @@ public final class SharedSlotStore implements PermitStore {
         Thread.ofVirtual().name("eventfd-sync watching participants").start(() -> {
             for (int seen = scans.get(); ; seen = scans.get()) {
                 try {
-                    if (!peers.find(this::watch)) awaitDying();
+                    dev.eventfd.sync.internal.Rendezvous.PeerScan scan = peers.scan();
+                    scan.found().forEach(this::watch);
+                    forgetGone(scan.present());
+                    if (!scan.allAnswered()) awaitDying();
                 } catch (RuntimeException closing) {
                     // the participant or the store closed meanwhile: nothing left to watch for
                 }
@@ -243,24 +250,32 @@ public final class SharedSlotStore implements PermitStore {
      * slot's lock, so the slots are recovered a few times over the next ~0.25 s, until one is freed.
      */
     private void awaitDying() {
-        for (int i = 0; i < 8 && recoverDead() == 0; i++) {
+        for (int i = 0; i < 8 && !released.get() && recoverDead() == 0; i++) {
             java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L << i);
         }
     }
 
-    private void watch(PidFd p) {
-        watched.add(p);
+    private void watch(String socket, PidFd p) {
+        PidFd before = watched.put(socket, p);
+        if (before != null) before.close();
+        if (released.get()) {                // released meanwhile: release() may have missed it
+            if (watched.remove(socket, p)) p.close();
+            return;
+        }
         try {
             Poller.shared().register(p, outcome -> {
                 if (outcome == Poller.Outcome.READY) ring(bells, permits.slot());   // signal only: the watch recovers
             });
         } catch (RuntimeException closed) {
-            watched.remove(p);
-            p.close();
-            throw closed;
+            if (watched.remove(socket, p)) p.close();
         }
-        for (PidFd q : watched) {            // those that fired before: their processes are gone
-            if (q != p && q.hasExited() && watched.remove(q)) q.close();
+    }
+
+    /** Closes the pidfds of participants whose socket has gone (they left), or whose process has exited. */
+    private void forgetGone(java.util.Set<String> present) {
+        for (Map.Entry<String, PidFd> e : watched.entrySet()) {
+            PidFd p = e.getValue();
+            if ((!present.contains(e.getKey()) || p.hasExited()) && watched.remove(e.getKey(), p)) p.close();
         }
     }
 
@@ -281,8 +296,9 @@ public final class SharedSlotStore implements PermitStore {
         MemFd m = memory;
         EventFd[] b = bells;
         Arena a = arena;
-        Queue<PidFd> w = watched;
-        unreachable = NativeFd.cleaner().register(owner, () -> release(p, a, m, b, w));
+        Map<String, PidFd> w = watched;
+        AtomicBoolean r = released;
+        unreachable = NativeFd.cleaner().register(owner, () -> release(p, a, m, b, w, r));
     }
 
     /**
@@ -294,17 +310,22 @@ public final class SharedSlotStore implements PermitStore {
         Recovery.stopWatching(this);
         Cleaner.Cleanable c = unreachable;
         if (c != null) c.clean();
-        else release(permits, arena, memory, bells, watched);
+        else release(permits, arena, memory, bells, watched, released);
     }
 
-    private static void release(SlotPermits p, Arena a, MemFd m, EventFd[] b, Queue<PidFd> watched) {
+    private static void release(SlotPermits p, Arena a, MemFd m, EventFd[] b, Map<String, PidFd> watched,
+                                AtomicBoolean released) {
+        released.set(true);                  // before the drain below: a scan that adds later sees it
         try {
             p.close();
         } finally {
             a.close();                       // a shared arena: accesses in flight finish, later ones throw
             m.close();
             for (EventFd bell : b) bell.close();
-            for (PidFd pid; (pid = watched.poll()) != null; ) pid.close();
+            for (String socket : watched.keySet()) {
+                PidFd pid = watched.remove(socket);
+                if (pid != null) pid.close();
+            }
         }
     }
 
@@ -336,8 +357,10 @@ public final class SharedSlotStore implements PermitStore {
                 for (SharedSlotStore s : WATCHED) {
                     try {
                         s.recoverDead();
-                    } catch (RuntimeException closed) {
-                        WATCHED.remove(s);   // closed meanwhile
+                    } catch (IllegalStateException closed) {     // ClosedException too
+                        WATCHED.remove(s);   // closed meanwhile (the arena, or the slot left)
+                    } catch (RuntimeException transientFailure) {
+                        // e.g. a lock test that failed once: the next round tries again
                     }
                 }
                 if (WATCHED.isEmpty()) {

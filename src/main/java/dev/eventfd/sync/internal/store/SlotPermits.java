@@ -267,6 +267,11 @@ public final class SlotPermits {
         do {
             o = owned;
             k = Math.min(n, o);
+            // Refuse a gift past the maximum before changing anything (the CAS below re-checks against
+            // a racing gift; only that race can leave the k held permits returned when it throws).
+            if (n > k && (long) WORD.getVolatile(memory, BASE) + (n - k) > MAX_PERMITS + heldByAll() - k) {
+                throw new Error("Maximum permit count exceeded");
+            }
         } while (k > 0 && !OWNED.compareAndSet(this, o, o - k));
         if (k > 0) WORD.getAndAdd(memory, own, -k);
         long gift = n - k;
