@@ -49,7 +49,9 @@ import java.util.function.Consumer;
  * permits when the look found none had bound its socket before it claimed its slot, so the scan,
  * which starts after the look, finds it; a process that took permits after the look took ones the
  * look saw free, and the watch fired at once. Scans are single-flight: a request during one makes
- * it run again. A scan closes the pidfds of participants whose socket has gone (they left) or that
+ * it run again, and one is requested only while more other slots are LIVE than pidfds are watched
+ * (a participant this process does not watch yet; a stale pidfd can hide one until the next scan,
+ * and then the periodic check below notices its death). A scan closes the pidfds of participants whose socket has gone (they left) or that
  * have exited, and asks a busy or silent participant again next time. For processes that serve no
  * socket (a peer of the raw protocol) or did not answer,
  * {@link Recovery} also recovers every {@value Recovery#PERIOD_MILLIS} ms while a watch is pending.
@@ -199,7 +201,7 @@ public final class SharedSlotStore implements PermitStore {
         permits.recoverAll();
         boolean ready = gatherRight ? permits.gatherRightAvailable() : permits.available() > 0;
         if (ready) bell.tryWrite(1);         // armed at once: the poller fires on registration
-        else scanPeers();                    // after the look: see "Deaths as events"
+        else if (permits.liveOthers() > watched.size()) scanPeers();   // after the look: see "Deaths as events"
         Recovery.watch(this);
         return Poller.shared().register(bell, callback);   // the callback only signals; unwatch() clears
     }

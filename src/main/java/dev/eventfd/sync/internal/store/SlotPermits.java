@@ -195,6 +195,13 @@ public final class SlotPermits {
         return word & HELD_MASK;
     }
 
+    /** How many slots other than this process's are LIVE now (owners alive, or dead and not yet recovered). */
+    public int liveOthers() {
+        int live = 0, high = highWater();
+        for (int j = 0; j < high; j++) if (j != slot && (word(j) & LIVE) != 0) live++;
+        return live;
+    }
+
     /** How many slots the segment has. */
     public int slotCount() {
         return slotCount;
