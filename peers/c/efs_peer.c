@@ -13,6 +13,9 @@
  * layout and every step are those of SlotPermits (see its implementation overview): each change of
  * shared memory is one sequentially consistent atomic operation. It serves no socket, so the others
  * notice its death by their periodic recovery, not by a pidfd. Build: cc -O2 -o efs_peer efs_peer.c
+ * (or, as a library for other languages, with -shared -fPIC -DEFS_LIBRARY: see efs_join below).
+ * Beside the permit words it keeps the words that say who holds what: OWNED, SINCE, WAITERS, PID
+ * and PID_NS of its own slot, and DIED when it recovers a slot whose dead owner held permits.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -34,22 +37,24 @@
 #define KIND_SLOTS 3
 #define SLOTS_SENT 128
 
-static const uint64_t MAGIC_VERSION = 0x454644534c4f5401ull;   /* "EFDSLOT", layout version 1 */
+static const uint64_t MAGIC_VERSION = 0x454644534c4f5402ull;   /* "EFDSLOT", layout version 2 */
 static const uint64_t LIVE = 1ull << 63, WAITING = 1ull << 62;
 static const int GEN_SHIFT = 34;
 static const uint64_t HELD_MASK = (1ull << 34) - 1, GEN_MASK = ((1ull << 28) - 1) << 34;
 static const int64_t MAX_PERMITS = 2147483647;
 enum { SLOT_COUNT = 8, HIGH_WATER = 16, BASE = 64, SLOTS = 128, LINE = 64 };
+/* the words of a slot's line after its slot word */
+enum { OWNED = 8, SINCE = 16, WAITERS = 24, PID = 32, PID_NS = 40, DIED = 48 };
 
 static unsigned char *mem;
 static uint64_t slot_count;
 static int bells[SLOTS_SENT];
 static int memfd = -1;
 static int own = -1;
-static int64_t owned;                  /* what this process's commands hold */
 
 static volatile uint64_t *word_at(uint64_t off) { return (volatile uint64_t *) (mem + off); }
 static volatile uint64_t *slot_word(int j) { return word_at(SLOTS + (uint64_t) j * LINE); }
+static volatile uint64_t *line_word(int j, int off) { return word_at(SLOTS + (uint64_t) j * LINE + (uint64_t) off); }
 static uint64_t load(volatile uint64_t *w) { return __atomic_load_n(w, __ATOMIC_SEQ_CST); }
 static int cas(volatile uint64_t *w, uint64_t expect, uint64_t value) {
     return __atomic_compare_exchange_n(w, &expect, value, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -92,12 +97,41 @@ static int64_t available(void) {
     return (int64_t) load(word_at(BASE)) - held;   /* the slots, then BASE (which only grows) */
 }
 
+/* Marks the death of slot j's owner of generation w if it held permits; before the CAS that frees it. */
+static void mark_death(int j, uint64_t w) {
+    uint64_t held = load(line_word(j, OWNED));
+    if ((int64_t) held <= 0 || load(slot_word(j)) != w) return;
+    uint64_t gen = w & GEN_MASK, mark = gen | (held < HELD_MASK ? held : HELD_MASK);
+    for (;;) {
+        uint64_t d = load(line_word(j, DIED));
+        uint64_t age = ((gen - (d & GEN_MASK)) & GEN_MASK) >> GEN_SHIFT;
+        if (d != 0 && (age == 0 || age > (GEN_MASK >> GEN_SHIFT) / 2)) return;   /* marked, or a newer death is */
+        if (cas(line_word(j, DIED), d, mark)) return;
+    }
+}
+
+static uint64_t pid_namespace(void) {
+    char link[64];
+    ssize_t n = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+    if (n < 0) return 0;
+    link[n] = 0;
+    char *open_bracket = strchr(link, '[');
+    return open_bracket ? strtoull(open_bracket + 1, NULL, 10) : 0;
+}
+
+static uint64_t now_millis(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t) t.tv_sec * 1000 + (uint64_t) t.tv_nsec / 1000000;
+}
+
 static void recover_all(void) {
     int high = high_water();
     for (int j = 0; j < high; j++) {
         if (j == own) continue;
         uint64_t w = load(slot_word(j));
         if (!(w & LIVE) || ofd(F_OFD_GETLK, F_WRLCK, j) != 0) continue;   /* free, or its owner lives */
+        mark_death(j, w);
         if (cas(slot_word(j), w, w & GEN_MASK)) ring_waiters();
     }
 }
@@ -110,6 +144,11 @@ static void claim(void) {
         }
         for (;;) {
             uint64_t w = load(slot_word(j));
+            if (w & LIVE) mark_death(j, w);                 /* before OWNED is reset */
+            __atomic_store_n(line_word(j, OWNED), 0, __ATOMIC_SEQ_CST);
+            __atomic_store_n(line_word(j, WAITERS), 0, __ATOMIC_SEQ_CST);
+            __atomic_store_n(line_word(j, PID), (uint64_t) getpid(), __ATOMIC_SEQ_CST);
+            __atomic_store_n(line_word(j, PID_NS), pid_namespace(), __ATOMIC_SEQ_CST);
             uint64_t gen = ((w & GEN_MASK) + (1ull << GEN_SHIFT)) & GEN_MASK;
             if (cas(slot_word(j), w, LIVE | gen)) {
                 own = j;
@@ -132,7 +171,9 @@ static int try_take(int64_t n) {
         if (w & LIVE) sum += (int64_t) (w & HELD_MASK);
     }
     if ((int64_t) load(word_at(BASE)) - sum >= 0) {
-        owned += n;
+        if (__atomic_fetch_add(line_word(own, OWNED), (uint64_t) n, __ATOMIC_SEQ_CST) == 0) {
+            __atomic_store_n(line_word(own, SINCE), now_millis(), __ATOMIC_RELEASE);
+        }
         return 1;
     }
     __atomic_fetch_sub(mine, (uint64_t) n, __ATOMIC_SEQ_CST);
@@ -149,6 +190,8 @@ static void set_waiting(int on) {
 
 /* Waits on the own doorbell: drain, set the bit, try again, sleep; recovers dead slots on each wake. */
 static void acquire(int64_t n) {
+    if (try_take(n)) return;
+    __atomic_fetch_add(line_word(own, WAITERS), 1, __ATOMIC_SEQ_CST);   /* shown by holders() */
     while (!try_take(n)) {
         uint64_t drained;
         if (read(bells[own], &drained, 8) < 0 && errno != EAGAIN) perror("doorbell");
@@ -156,17 +199,22 @@ static void acquire(int64_t n) {
         recover_all();
         if (try_take(n)) {
             set_waiting(0);
-            return;
+            break;
         }
         struct pollfd p = { .fd = bells[own], .events = POLLIN };
         poll(&p, 1, 100);                                   /* 100 ms: a dead holder is found by recovery */
         set_waiting(0);
     }
+    __atomic_fetch_sub(line_word(own, WAITERS), 1, __ATOMIC_SEQ_CST);
 }
 
 static int release(int64_t n) {
-    int64_t k = n < owned ? n : owned;
-    owned -= k;
+    int64_t k;
+    for (;;) {                                              /* what this process holds: off OWNED, then off the slot */
+        uint64_t o = load(line_word(own, OWNED));
+        k = n < (int64_t) o ? n : (int64_t) o;
+        if (k == 0 || cas(line_word(own, OWNED), o, o - (uint64_t) k)) break;
+    }
     if (k > 0) __atomic_fetch_sub(slot_word(own), (uint64_t) k, __ATOMIC_SEQ_CST);
     int64_t gift = n - k;
     while (gift > 0) {
@@ -186,7 +234,7 @@ static void leave(void) {
         uint64_t w = load(slot_word(own));
         if (cas(slot_word(own), w, w & GEN_MASK)) break;    /* only this process writes its LIVE word */
     }
-    owned = 0;
+    __atomic_store_n(line_word(own, OWNED), 0, __ATOMIC_SEQ_CST);
     ring_waiters();
     ofd(F_OFD_SETLK, F_UNLCK, own);
     own = -1;
@@ -242,7 +290,7 @@ static void join(const char *dir, const char *name) {
         close(fds[0]);
         mem = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
         if (mem == MAP_FAILED) { perror("mmap"); exit(1); }
-        if (load(word_at(0)) != MAGIC_VERSION) { fprintf(stderr, "not a permit segment of layout version 1\n"); exit(1); }
+        if (load(word_at(0)) != MAGIC_VERSION) { fprintf(stderr, "not a permit segment of layout version 2\n"); exit(1); }
         slot_count = load(word_at(SLOT_COUNT));
         if (slot_count != SLOTS_SENT) { fprintf(stderr, "%llu slots, expected %d\n", (unsigned long long) slot_count, SLOTS_SENT); exit(1); }
         for (int i = 0; i < SLOTS_SENT; i++) bells[i] = fds[i + 1];
@@ -255,6 +303,18 @@ static void join(const char *dir, const char *name) {
     exit(1);
 }
 
+/*
+ * The library interface, for peers in other languages (cc -shared -fPIC -DEFS_LIBRARY -o libefs.so
+ * efs_peer.c; peers/python/efs_peer.py calls it through ctypes). One semaphore per process.
+ */
+int efs_join(const char *dir, const char *name) { join(dir, name); return own; }
+void efs_acquire(int64_t n) { acquire(n); }
+int efs_try(int64_t n) { return try_take(n); }
+int efs_release(int64_t n) { return release(n); }
+int64_t efs_available(void) { recover_all(); return available(); }
+void efs_leave(void) { leave(); }
+
+#ifndef EFS_LIBRARY
 static void chaos(void) {
     unsigned seed = (unsigned) getpid() ^ (unsigned) time(NULL);
     long grants = 0;
@@ -303,3 +363,4 @@ int main(int argc, char **argv) {
     leave();
     return 0;
 }
+#endif

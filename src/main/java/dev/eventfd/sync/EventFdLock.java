@@ -26,8 +26,11 @@ import java.util.concurrent.locks.Lock;
  * {@code IllegalMonitorStateException}, as with {@link java.util.concurrent.locks.ReentrantLock}.
  * Ownership is a thread of this JVM; between processes the permit itself is the exclusion. A process
  * killed while holding a named lock releases it: the death wakes the next waiter, in any process (the
- * named semaphore's shared-memory store; see {@link EventFdSemaphore.Store#SHARED_MEMORY}). Whether
- * the previous holder died holding it is not reported yet.
+ * named semaphore's shared-memory store; see {@link EventFdSemaphore.Store#SHARED_MEMORY}), and
+ * the next holder can ask {@link #previousHolderDied()}, as a robust mutex reports {@code EOWNERDEAD}:
+ * the first holder after the death is told, in whatever process, and nobody else. Processes that take
+ * the permit through {@code EventFdSemaphore.open(name, 1)} are not told, and leave the report to the
+ * next holder through an {@code EventFdLock}.
  *
  * <p>{@link #newCondition()} is not supported: a condition would have to wake waiters in other
  * processes, which an eventfd permit cannot express. It throws {@link UnsupportedOperationException}.
@@ -40,6 +43,8 @@ public class EventFdLock implements Lock, AutoCloseable {
     private final EventFdSemaphore permit;
     /** The holding thread of this JVM, or null. Written only by the holder (volatile). */
     private volatile Thread owner;
+    /** Whether the holder before the current one died holding the lock. Written by the holder, before owner. */
+    private boolean previousDied;
 
     /** Creates an unnamed lock, shareable through its semaphore's descriptors only. */
     public EventFdLock() {
@@ -75,7 +80,7 @@ public class EventFdLock implements Lock, AutoCloseable {
     public void lock() {
         checkNotHeld();
         permit.acquireUninterruptibly();
-        owner = Thread.currentThread();
+        acquired();
     }
 
     /**
@@ -88,7 +93,7 @@ public class EventFdLock implements Lock, AutoCloseable {
     public void lockInterruptibly() throws InterruptedException {
         checkNotHeld();
         permit.acquire();
-        owner = Thread.currentThread();
+        acquired();
     }
 
     /**
@@ -100,7 +105,7 @@ public class EventFdLock implements Lock, AutoCloseable {
     public boolean tryLock() {
         checkNotHeld();
         if (!permit.tryAcquire()) return false;
-        owner = Thread.currentThread();
+        acquired();
         return true;
     }
 
@@ -115,7 +120,7 @@ public class EventFdLock implements Lock, AutoCloseable {
     public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
         checkNotHeld();
         if (!permit.tryAcquire(time, unit)) return false;
-        owner = Thread.currentThread();
+        acquired();
         return true;
     }
 
@@ -131,6 +136,26 @@ public class EventFdLock implements Lock, AutoCloseable {
         }
         owner = null;
         permit.release();                     // the release edge: see EventFdSemaphore
+    }
+
+    private void acquired() {
+        previousDied = permit.takeDeathReport();
+        owner = Thread.currentThread();      // volatile write after previousDied: the owner that reads owner sees it
+    }
+
+    /**
+     * Whether the process that held this lock before the current thread acquired it died holding it
+     * (killed, or exited without unlocking), as a robust mutex's {@code EOWNERDEAD} says. The lock was
+     * released by that death; what it protected may be half-updated, for the new holder to check or
+     * repair. Always {@code false} for an unnamed lock.
+     *
+     * @throws IllegalMonitorStateException if the current thread does not hold the lock
+     */
+    public boolean previousHolderDied() {
+        if (owner != Thread.currentThread()) {
+            throw new IllegalMonitorStateException("the current thread does not hold this EventFdLock");
+        }
+        return previousDied;
     }
 
     /** Whether a thread of this JVM holds the lock. */

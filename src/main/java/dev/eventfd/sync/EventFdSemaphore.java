@@ -767,6 +767,57 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         return kernelStore().turnstileFd().fd();
     }
 
+    /**
+     * A process that holds permits of a named semaphore, or has threads waiting for some.
+     *
+     * @param pid     the process as the caller numbers it, or -1 where it cannot: a process in a PID
+     *                namespace the caller does not see into, that hands out no pidfd (a peer that
+     *                serves no socket)
+     * @param permits what the process has taken from the shared count and not given back: what its
+     *                threads hold, and for a moment what it holds for its waiters before handing it over
+     * @param waiting how many of its threads wait for permits
+     * @param since   when {@code permits} last rose from 0 (by the wall clock of the machine), or
+     *                {@code null} if it holds none
+     */
+    public record Holder(long pid, int permits, int waiting, java.time.Instant since) {}
+
+    /**
+     * The processes that hold permits of this named semaphore or wait for some, this one included:
+     * a scan of the shared slots, each read on its own (not one snapshot), for monitoring. A process
+     * that has the name open but neither holds nor waits is not listed.
+     *
+     * @throws UnsupportedOperationException if the semaphore is on the kernel-counter store (anonymous,
+     *                                       or {@link Store#KERNEL_COUNTER}), which cannot know who holds
+     * @throws ClosedException               if this semaphore is closed
+     */
+    public java.util.List<Holder> holders() {
+        enter();
+        try {
+            java.util.List<Holder> all = new java.util.ArrayList<>();
+            for (PermitStore.Holding h : store.holders()) {
+                all.add(new Holder(h.pid(), (int) Math.min(h.permits(), Integer.MAX_VALUE), (int) Math.min(h.waiting(), Integer.MAX_VALUE),
+                        h.permits() > 0 && h.sinceMillis() > 0 ? java.time.Instant.ofEpochMilli(h.sinceMillis()) : null));
+            }
+            return java.util.List.copyOf(all);
+        } finally {
+            leave();
+        }
+    }
+
+    /**
+     * Whether a process died holding permits since any process last asked, and marks that death
+     * told, so that the next asker hears of the next death only. For {@link EventFdLock}; false on
+     * the kernel-counter store, and once this semaphore is closed.
+     */
+    boolean takeDeathReport() {
+        if (!tryEnter()) return false;
+        try {
+            return store.takeDeathReport();
+        } finally {
+            leave();
+        }
+    }
+
     /** Whether {@link #close()} has been called. */
     public boolean isClosed() {
         return (ctl & CLOSED) != 0;
@@ -998,8 +1049,11 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         if (multi) MULTI_WAITERS.getAndAdd(this, 1);
         afterChange((long) CTL.getAndAdd(this, WAITING - ACTIVE) + WAITING - ACTIVE);
         boolean acquired = false;
+        boolean shown = false;
         long c = 0;
         try {
+            store.waiters(1);                      // shown to other processes (holders()); WAITING keeps the store open
+            shown = true;
             requestFeed();                         // ...then L read by the feed
             switch (mode) {
                 case INTERRUPTIBLE -> super.acquire(permits);
@@ -1021,7 +1075,11 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                         requestFeed();
                     }
                 } finally {
-                    afterChange((long) CTL.getAndAdd(this, -WAITING) - WAITING);
+                    try {
+                        if (shown) store.waiters(-1);
+                    } finally {
+                        afterChange((long) CTL.getAndAdd(this, -WAITING) - WAITING);
+                    }
                 }
             }
         }

@@ -29,8 +29,13 @@ class CPeerTest extends NamedObjectsTest {
         assumeTrue(CPeer.available(), "no C compiler (cc or gcc) to build peers/c/efs_peer.c");
     }
 
+    /** Starts the peer under test; {@link PythonPeerTest} starts the Python one. */
+    Handle start(String name) throws Exception {
+        return CPeer.start("c-peer", dir, name);
+    }
+
     private Handle peer(String name) throws Exception {
-        Handle h = CPeer.start("c-peer", dir, name);
+        Handle h = start(name);
         children.add(h);
         assertTrue(h.expect(PATIENCE, "READY").startsWith("READY slot="), h::transcript);
         return h;
@@ -77,6 +82,33 @@ class CPeerTest extends NamedObjectsTest {
             assertTrue(waiter.join(PATIENCE), "the C peer's release did not wake the Java waiter");
             s.release(2);                                     // this thread's and the waiter's
             assertEquals(2, s.availablePermits());
+        }
+    }
+
+    @Test
+    void holdersShowThePeerAndTheNextLockHolderIsToldOfItsDeath() throws Exception {
+        String name = name("lock");
+        try (EventFdLock lock = EventFdLock.open(name)) {
+            Handle c = peer(name);
+            c.call("acquire 1");
+            java.util.List<EventFdSemaphore.Holder> h = lock.semaphore().holders();
+            assertEquals(1, h.size(), h::toString);
+            assertEquals(c.pid(), h.getFirst().pid());
+            assertEquals(1, h.getFirst().permits());
+            assertTrue(h.getFirst().since() != null, h::toString);
+            c.kill();
+            assertTrue(lock.tryLock(60, TimeUnit.SECONDS), "the dead peer's lock never came back");
+            try {
+                assertTrue(lock.previousHolderDied(), "the peer died holding the lock");
+            } finally {
+                lock.unlock();
+            }
+            lock.lock();
+            try {
+                assertFalse(lock.previousHolderDied(), "told once");
+            } finally {
+                lock.unlock();
+            }
         }
     }
 

@@ -165,6 +165,84 @@ class CrashExactTest extends NamedObjectsTest {
     }
 
     @Test
+    void theNextLockHolderIsToldThatThePreviousOneDiedHoldingItAndOnlyThatOne() throws Exception {
+        String name = name("ownerdead");
+        try (EventFdLock lock = EventFdLock.open(name)) {
+            Handle c = child("holder");
+            assertEquals("1", c.call("open-lock " + name));
+            assertEquals("false", c.call("lock " + name), "nobody held it before");
+            killAndWait(c);
+            assertTrue(lock.tryLock(30, TimeUnit.SECONDS), "the dead holder's lock came back");
+            try {
+                assertTrue(lock.previousHolderDied(), "the first holder after the death is told");
+            } finally {
+                lock.unlock();
+            }
+            Handle d = child("next");
+            assertEquals("1", d.call("open-lock " + name));
+            assertEquals("false", d.call("lock " + name), "the death was told once, to the first holder after it");
+            d.call("unlock " + name);
+            d.call("close " + name);
+            lock.lock();
+            try {
+                assertFalse(lock.previousHolderDied(), "a holder that unlocked and left did not die holding it");
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    @Test
+    void aProcessThatDiesNotHoldingTheLockIsNotReportedAsItsDeadHolder() throws Exception {
+        String name = name("notowner");
+        try (EventFdLock lock = EventFdLock.open(name)) {
+            Handle c = child("idle");
+            assertEquals("1", c.call("open-lock " + name));
+            assertEquals("false", c.call("lock " + name));
+            c.call("unlock " + name);
+            killAndWait(c);                                  // it held the name open, not the lock
+            assertTrue(lock.tryLock(30, TimeUnit.SECONDS));
+            try {
+                assertFalse(lock.previousHolderDied());
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    @Test
+    void holdersListEachProcessWithItsPermitsSinceWhenAndItsWaiters() throws Exception {
+        String name = name("holders");
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 3)) {
+            assertEquals(java.util.List.of(), s.holders(), "nobody holds or waits");
+            java.time.Instant before = java.time.Instant.now().minusSeconds(1);
+            Handle c = child("holder");
+            assertEquals("3", c.call("open-sem " + name + " 9"));
+            c.call("acquire " + name + " 2");
+            s.acquire();
+            c.send("wait-async " + name + " 1");            // one of its threads waits for 1 more
+            long deadline = System.nanoTime() + PATIENCE.toNanos();
+            java.util.List<EventFdSemaphore.Holder> h;
+            while ((h = s.holders()).stream().noneMatch(x -> x.pid() == c.pid() && x.waiting() == 1)) {
+                assertTrue(System.nanoTime() < deadline, "the child's waiter never showed: " + h);
+                LockSupport.parkNanos(5_000_000);
+            }
+            EventFdSemaphore.Holder child = h.stream().filter(x -> x.pid() == c.pid()).findFirst().orElseThrow();
+            EventFdSemaphore.Holder self = h.stream().filter(x -> x.pid() == ProcessHandle.current().pid()).findFirst().orElseThrow();
+            assertEquals(2, h.size(), h::toString);
+            assertEquals(2, child.permits());
+            assertEquals(1, self.permits());
+            assertEquals(0, self.waiting());
+            assertTrue(child.since().isAfter(before) && !child.since().isAfter(java.time.Instant.now()), child::toString);
+            s.release();
+            assertEquals("EVENT acquired " + name, c.expect(PATIENCE, "EVENT acquired"), c::transcript);
+            h = s.holders();
+            assertEquals(java.util.List.of(new EventFdSemaphore.Holder(c.pid(), 3, 0, child.since())), h,
+                    "the child holds all 3, since it first took some; this process neither holds nor waits");
+        }
+    }
+
+    @Test
     void theKernelCounterStoreHasNoDescriptorsToHandOutOnlyWhenAsked() {
         String name = name("descriptors");
         try (EventFdSemaphore s = EventFdSemaphore.open(name, 1)) {

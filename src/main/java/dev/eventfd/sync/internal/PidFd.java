@@ -44,6 +44,27 @@ public final class PidFd extends NativeFd {
         }
     }
 
+    /**
+     * The process's pids, from its fdinfo: first as this process numbers it ({@code Pid}; 0 if it is
+     * not visible here, -1 once it has exited), then its {@code NSpid} list, outermost visible
+     * namespace first and its own last.
+     */
+    public long[] pids() {
+        long pid = 0;
+        long[] ns = new long[0];
+        for (String line : fdinfo().split("\n")) {
+            if (line.startsWith("Pid:")) {
+                pid = Long.parseLong(line.substring(4).strip());
+            } else if (line.startsWith("NSpid:")) {
+                ns = java.util.Arrays.stream(line.substring(6).strip().split("\\s+")).mapToLong(Long::parseLong).toArray();
+            }
+        }
+        long[] all = new long[1 + ns.length];
+        all[0] = pid;
+        System.arraycopy(ns, 0, all, 1, ns.length);
+        return all;
+    }
+
     /** Whether the process has exited (its pidfd is readable). */
     public boolean hasExited() {
         int fd = begin();

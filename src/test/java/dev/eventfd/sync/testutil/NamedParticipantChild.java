@@ -33,6 +33,8 @@ import java.util.stream.Stream;
  *
  * <p>Commands: {@code open-sem NAME PERMITS}, {@code open-lock NAME}, {@code open-latch NAME COUNT}
  * (answer: the permits/count now), {@code acquire NAME N}, {@code try NAME N}, {@code release NAME N},
+ * {@code lock NAME} (answer: whether the previous holder died holding it), {@code unlock NAME},
+ * {@code wait-async NAME N} (a thread acquires N and keeps them; later {@code EVENT acquired NAME}),
  * {@code permits NAME}, {@code count NAME}, {@code countdown NAME}, {@code await-async NAME} (answers at
  * once; later {@code EVENT returned NAME}), {@code close NAME}, {@code eventfd-ids} (the eventfd-ids of
  * this process's descriptors), {@code counter lock|sem NAME START FILE ITERATIONS} (prints
@@ -121,6 +123,27 @@ public final class NamedParticipantChild {
             case "release":
                 semaphore(a[1]).release(Integer.parseInt(a[2]));
                 return "";
+            case "lock": {                               // the result: whether the previous holder died holding it
+                EventFdLock l = (EventFdLock) OBJECTS.get(a[1]);
+                l.lock();
+                return String.valueOf(l.previousHolderDied());
+            }
+            case "unlock":
+                ((EventFdLock) OBJECTS.get(a[1])).unlock();
+                return "";
+            case "wait-async": {                         // a thread that waits for N permits (and then keeps them)
+                EventFdSemaphore sem = semaphore(a[1]);
+                int n = Integer.parseInt(a[2]);
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        sem.acquire(n);
+                        say("EVENT acquired " + a[1]);
+                    } catch (Throwable t) {
+                        say("EVENT failed " + a[1] + " " + t);
+                    }
+                });
+                return "";
+            }
             case "permits":
                 return String.valueOf(semaphore(a[1]).availablePermits());
             case "count":

@@ -73,6 +73,39 @@ public interface PermitStore {
     }
 
     /**
+     * Adds {@code delta} to the count of this JVM's threads waiting on the store, where other processes
+     * can see it ({@link #holders}); a store that shows no holders ignores it.
+     */
+    default void waiters(int delta) {
+    }
+
+    /**
+     * Whether a process died holding permits since this was last asked (by any process), and marks
+     * that death told; see {@link SlotPermits#takeDeathReport}. A store that cannot tell says {@code false}.
+     */
+    default boolean takeDeathReport() {
+        return false;
+    }
+
+    /**
+     * The processes that hold permits or wait, with their pids as this process numbers them (-1 where
+     * it cannot).
+     *
+     * @throws UnsupportedOperationException if the store does not know who holds its permits
+     */
+    default java.util.List<Holding> holders() {
+        throw new UnsupportedOperationException("the kernel-counter store does not know who holds its permits: "
+                + "holders are shown by named semaphores on the shared-memory store");
+    }
+
+    /**
+     * A process that holds permits or has threads waiting: its pid as the caller numbers it (-1 if it
+     * cannot), the permits it holds, since when (ms since the epoch; 0 if it holds none) and how many
+     * of its threads wait.
+     */
+    record Holding(long pid, long permits, long sinceMillis, long waiting) {}
+
+    /**
      * Makes the store's resources (descriptors) go when {@code owner} becomes unreachable; the cleaning
      * action holds no reference to the owner.
      */

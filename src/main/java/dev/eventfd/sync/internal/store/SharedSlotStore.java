@@ -217,6 +217,58 @@ public final class SharedSlotStore implements PermitStore {
         }
     }
 
+    @Override
+    public void waiters(int delta) {
+        permits.waiters(delta);
+    }
+
+    @Override
+    public boolean takeDeathReport() {
+        return permits.takeDeathReport();
+    }
+
+    /**
+     * The slots that hold or wait, with pids as this process numbers them: a holder in this PID
+     * namespace numbers itself as this process does; for one in another, the pidfd it handed out
+     * ({@link #watchPeers}) says ({@code Pid} in its fdinfo, matched to the holder by the last
+     * {@code NSpid}, its own number). Scans the participants once if a holder is not watched yet.
+     */
+    @Override
+    public java.util.List<Holding> holders() {
+        java.util.List<SlotPermits.Slot> slots = permits.holders();
+        java.util.List<Holding> all = new java.util.ArrayList<>(slots.size());
+        boolean scanned = false;
+        for (SlotPermits.Slot s : slots) {
+            long pid = -1;
+            if (s.pidNamespace() != 0 && s.pidNamespace() == SlotPermits.OWN_PID_NAMESPACE) {
+                pid = s.pid();
+            } else {
+                pid = pidSeenHere(s.pid());
+                if (pid < 0 && !scanned && peers != null) {
+                    scanned = true;
+                    dev.eventfd.sync.internal.Rendezvous.PeerScan scan = peers.scan();
+                    scan.found().forEach(this::watch);
+                    pid = pidSeenHere(s.pid());
+                }
+            }
+            all.add(new Holding(pid, s.permits(), s.sinceMillis(), s.waiting()));
+        }
+        return all;
+    }
+
+    /** The pid here of the watched participant that numbers itself {@code ownNumber}, or -1. */
+    private long pidSeenHere(long ownNumber) {
+        for (PidFd p : watched.values()) {
+            try {
+                long[] numbers = p.pids();
+                if (numbers.length > 1 && numbers[numbers.length - 1] == ownNumber && numbers[0] > 0) return numbers[0];
+            } catch (RuntimeException closed) {
+                // forgotten meanwhile
+            }
+        }
+        return -1;
+    }
+
     /** Where the pidfds of the other participants come from ({@code Rendezvous::newPeers}). */
     public interface Peers {
         /** Scans for participants not answered before; may wait for their answers. */

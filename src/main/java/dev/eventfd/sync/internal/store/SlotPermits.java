@@ -15,8 +15,17 @@ import java.lang.invoke.VarHandle;
  *   line 0  MAGIC_VERSION, SLOT_COUNT, HIGH_WATER (how many slots were ever claimed; only grows),
  *           GATHER (0, or the slot + 1 and generation of the process holding the gather right)
  *   line 1  BASE: the initial permits plus every permit given beyond its giver's holding; only grows
- *   line 2+ one word per slot: LIVE (bit 63) | WAITING (bit 62) | generation (bits 34..61) | held (bits 0..33)
+ *   line 2+ one line per slot, written by its owner (and by whoever recovers or claims the slot):
+ *           +0  the slot word: LIVE (bit 63) | WAITING (bit 62) | generation (bits 34..61) | held (bits 0..33)
+ *           +8  OWNED: what the owner's threads hold (kept, not in flight); its death report reads it
+ *           +16 SINCE: when OWNED last rose from 0 (ms since the epoch); meaningful while OWNED &gt; 0
+ *           +24 WAITERS: how many of the owner's threads wait
+ *           +32 PID, +40 PID_NS: the owner's pid in its own PID namespace, and that namespace's inode
+ *           +48 DIED: generation | OWNED of the last generation that died holding permits, and
+ *               REPORTED (bit 63) once an acquirer has been told
  * </pre>
+ * Only the slot words and BASE take part in the permit count; the other words say who holds what
+ * ({@link #holders}) and whether a holder died ({@link #takeDeathReport}).
  * A slot is written only by its owner, by a claimant that holds its liveness lock, and by a recoverer
  * once its owner has died; each change is one atomic instruction ({@code lock xadd}, {@code lock
  * cmpxchg}), atomic between processes that map the same page.
@@ -37,9 +46,9 @@ import java.lang.invoke.VarHandle;
  *       it rings; a back-off under a real shortage rings nobody (else two waiting processes would
  *       wake each other for as long as the permits are held elsewhere). A death after the add
  *       leaves n in the slot, which the recovery zeroes with everything else the process held.
- *   <li>{@link #give}: take {@code k = min(n, owned)} off the own slot, where {@code owned}, in the
- *       process's own memory, is what its threads hold (the slot also carries other threads' takes in
- *       progress, which may yet back off), then add {@code n - k} to BASE (a gift, kept when the giver
+ *   <li>{@link #give}: take {@code k = min(n, OWNED)} off OWNED and then off the own slot, where OWNED
+ *       is what the process's threads hold (the slot also carries other threads' takes in progress,
+ *       which may yet back off; a successful take adds to OWNED after it has kept its permits), then add {@code n - k} to BASE (a gift, kept when the giver
  *       dies), then ring the waiters. A death between the two is
  *       the same as a death before the release: the recovery returns the k permits anyway, and the
  *       gift was never made. The other order would create permits for a moment (and for good if the
@@ -71,7 +80,20 @@ import java.lang.invoke.VarHandle;
  *       (Dekker pair "doorbell" again: a waiter for the right sets its bit, then reads GATHER).
  * </ul>
  * What a dead process had given beyond its holdings stays given; what it held comes back. (System V's
- * {@code SEM_UNDO} undoes both, and clamps at 0.) {@code SlotProtocolModelTest} explores every
+ * {@code SEM_UNDO} undoes both, and clamps at 0.)
+ *
+ * <p><b>Death reports.</b> A recoverer (or a claimant taking over a dead slot) that finds the dead
+ * owner's OWNED above 0 writes DIED = its generation | OWNED before the CAS that frees the slot, and
+ * only if the slot word was still the dead one after it read OWNED (a claimant resets OWNED, and
+ * only then takes the slot over). A generation is marked at most once: DIED is replaced only by a
+ * newer generation's mark, so a recoverer that stalled cannot mark a death again once it has been
+ * reported. Since the mark precedes the free, an acquirer that got a dead holder's permits finds
+ * it; {@link #takeDeathReport} sets REPORTED, so one acquirer is told. For a lock (one permit) this is
+ * exact: the first holder after the death is told, and nobody else. A death between a take and its
+ * OWNED update (or between a give's OWNED update and its slot update) is reported as a death not
+ * holding (or holding) the permits in flight.
+ *
+ * <p>{@code SlotProtocolModelTest} explores every
  * interleaving of this protocol with deaths at every step, and each of nine broken variants of it.
  *
  * <p>"Ring the waiters" means every process whose WAITING bit is set, the ringing one included: a
@@ -103,11 +125,13 @@ public final class SlotPermits {
     }
 
     public static final int LINE = 64;
-    /** "EFDSLOT" and layout version 1. */
-    static final long MAGIC_VERSION = 0x45464453_4c4f5401L;
+    /** "EFDSLOT" and layout version 2. */
+    static final long MAGIC_VERSION = 0x45464453_4c4f5402L;
     private static final long SLOT_COUNT = 8, HIGH_WATER = 16, GATHER = 24, BASE = LINE, SLOTS = 2L * LINE;
 
-    static final long LIVE = 1L << 63, WAITING = 1L << 62;
+    /** The words of a slot's line after its slot word; see the layout. */
+    private static final long OWNED = 8, SINCE = 16, WAITERS = 24, PID = 32, PID_NS = 40, DIED = 48;
+    static final long LIVE = 1L << 63, WAITING = 1L << 62, REPORTED = 1L << 63;
     static final int GEN_SHIFT = 34;
     static final long HELD_MASK = (1L << GEN_SHIFT) - 1, GEN_MASK = ((1L << 28) - 1) << GEN_SHIFT;
     /** The most permits free or held at once: a semaphore's count is an {@code int}. */
@@ -120,20 +144,6 @@ public final class SlotPermits {
     private final Doorbells doorbells;
     private final Liveness liveness;
     private volatile int slot = -1;     // the own slot once claimed; -1 again after close()
-    /**
-     * What this process's threads hold (kept, not in flight). The own slot holds this plus every take in
-     * progress, so a give takes off the slot only what is really held here, never another thread's
-     * add that may yet back off. Dies with the process, as it should.
-     */
-    private volatile long owned;
-    private static final VarHandle OWNED;
-    static {
-        try {
-            OWNED = java.lang.invoke.MethodHandles.lookup().findVarHandle(SlotPermits.class, "owned", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     private SlotPermits(MemorySegment memory, int slotCount, Doorbells doorbells, Liveness liveness) {
         this.memory = memory;
@@ -217,10 +227,16 @@ public final class SlotPermits {
         for (int j = 0; j < slotCount; j++) {
             if (!liveness.tryLock(j)) continue;          // another process owns it, or is claiming it
             raiseHighWater(j + 1);                       // pair "high water", claimant side: raised, then the slot can hold
+            long line = slotOffset(j);
             for (;;) {
                 long w = word(j);
+                if ((w & LIVE) != 0) markDeath(j, w);    // before OWNED is reset: see "Death reports"
+                WORD.setVolatile(memory, line + OWNED, 0L);
+                WORD.setVolatile(memory, line + WAITERS, 0L);
+                WORD.setVolatile(memory, line + PID, OWN_PID);
+                WORD.setVolatile(memory, line + PID_NS, OWN_PID_NAMESPACE);
                 long gen = ((w & GEN_MASK) + (1L << GEN_SHIFT)) & GEN_MASK;
-                if (WORD.compareAndSet(memory, slotOffset(j), w, LIVE | gen)) {
+                if (WORD.compareAndSet(memory, line, w, LIVE | gen)) {
                     slot = j;
                     if ((w & LIVE) != 0) ringWaiters();  // a dead owner's permits came back, or it owed a ring
                     return;
@@ -253,7 +269,7 @@ public final class SlotPermits {
             if ((w & LIVE) != 0) sum += held(w);
         }
         if ((long) WORD.getVolatile(memory, BASE) - sum >= 0) {             // BASE only grows: read last
-            OWNED.getAndAdd(this, n);
+            if ((long) WORD.getAndAdd(memory, own + OWNED, n) == 0) WORD.setRelease(memory, own + SINCE, System.currentTimeMillis());
             return true;
         }
         WORD.getAndAdd(memory, own, -n);
@@ -272,14 +288,14 @@ public final class SlotPermits {
         long own = ownOffset(n);
         long o, k;
         do {
-            o = owned;
+            o = (long) WORD.getVolatile(memory, own + OWNED);
             k = Math.min(n, o);
             // Refuse a gift past the maximum before changing anything (the CAS below re-checks against
             // a racing gift; only that race can leave the k held permits returned when it throws).
             if (n > k && (long) WORD.getVolatile(memory, BASE) + (n - k) > MAX_PERMITS + heldByAll() - k) {
                 throw new Error("Maximum permit count exceeded");
             }
-        } while (k > 0 && !OWNED.compareAndSet(this, o, o - k));
+        } while (k > 0 && !WORD.compareAndSet(memory, own + OWNED, o, o - k));
         if (k > 0) WORD.getAndAdd(memory, own, -k);
         long gift = n - k;
         if (gift > 0) {
@@ -345,6 +361,7 @@ public final class SlotPermits {
         if (j == slot) return false;
         long w = word(j);
         if ((w & LIVE) == 0 || liveness.heldByAnother(j)) return false;
+        markDeath(j, w);
         if (!WORD.compareAndSet(memory, slotOffset(j), w, w & GEN_MASK)) return false;   // a claimant or recoverer was first
         ringWaiters();                                   // whatever it held: it may have owed a ring
         return true;
@@ -407,7 +424,85 @@ public final class SlotPermits {
 
     /** The permits this process's threads hold (not counting takes in progress). */
     public long held() {
-        return owned;
+        int s = slot;
+        return s < 0 ? 0 : (long) WORD.getVolatile(memory, slotOffset(s) + OWNED);
+    }
+
+    /**
+     * Marks the death of the owner of slot {@code j}'s generation in {@code w}, if it held permits;
+     * called before the CAS that frees the slot (see "Death reports").
+     */
+    private void markDeath(int j, long w) {
+        long line = slotOffset(j);
+        long held = (long) WORD.getVolatile(memory, line + OWNED);
+        if (held <= 0 || word(j) != w) return;           // nothing held, or the slot was freed or taken over meanwhile
+        long gen = w & GEN_MASK, mark = gen | Math.min(held, HELD_MASK);
+        for (long d; ; ) {
+            d = (long) WORD.getVolatile(memory, line + DIED);
+            long age = ((gen - (d & GEN_MASK)) & GEN_MASK) >>> GEN_SHIFT;   // generations since the last mark
+            if (d != 0 && (age == 0 || age > (GEN_MASK >>> GEN_SHIFT) / 2)) return;   // marked already, or a newer death is
+            if (WORD.compareAndSet(memory, line + DIED, d, mark)) return;
+        }
+    }
+
+    /**
+     * Tells whether a process died holding permits since the last report, and marks that death
+     * reported: for a lock, the first holder after a holder's death is told, and nobody else.
+     */
+    public boolean takeDeathReport() {
+        int high = highWater();
+        for (int j = 0; j < high; j++) {
+            long at = slotOffset(j) + DIED;
+            for (long d; (d = (long) WORD.getVolatile(memory, at)) != 0 && (d & REPORTED) == 0; ) {
+                if (WORD.compareAndSet(memory, at, d, d | REPORTED)) return true;
+            }
+        }
+        return false;
+    }
+
+    /** Adds {@code delta} to the number of this process's threads that wait, which {@link #holders} shows. */
+    public void waiters(int delta) {
+        int s = slot;
+        if (s >= 0) WORD.getAndAdd(memory, slotOffset(s) + WAITERS, (long) delta);
+    }
+
+    /**
+     * A LIVE slot whose owner holds permits or has threads waiting: its owner's pid in its own PID
+     * namespace, that namespace's inode, the permits held, since when (ms since the epoch, 0 if none
+     * held) and the waiting threads.
+     */
+    public record Slot(int slot, long pid, long pidNamespace, long permits, long sinceMillis, long waiting) {}
+
+    /** The processes that hold permits or wait, slot by slot (a scan, not a snapshot). */
+    public java.util.List<Slot> holders() {
+        java.util.List<Slot> all = new java.util.ArrayList<>();
+        int high = highWater();
+        for (int j = 0; j < high; j++) {
+            long line = slotOffset(j);
+            long w = word(j);
+            if ((w & LIVE) == 0) continue;
+            long held = (long) WORD.getVolatile(memory, line + OWNED);
+            long waiting = (long) WORD.getVolatile(memory, line + WAITERS);
+            if (held <= 0 && waiting <= 0) continue;
+            long since = held > 0 ? (long) WORD.getVolatile(memory, line + SINCE) : 0;
+            all.add(new Slot(j, (long) WORD.getVolatile(memory, line + PID),
+                    (long) WORD.getVolatile(memory, line + PID_NS), Math.max(held, 0), since, Math.max(waiting, 0)));
+        }
+        return all;
+    }
+
+    /** This process's pid, as it numbers itself. */
+    static final long OWN_PID = ProcessHandle.current().pid();
+    /** The inode of this process's PID namespace ({@code /proc/self/ns/pid}), or 0 if it cannot be read. */
+    public static final long OWN_PID_NAMESPACE = pidNamespace();
+
+    private static long pidNamespace() {
+        try {
+            String link = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString();
+            return Long.parseLong(link.substring(link.indexOf('[') + 1, link.indexOf(']')));   // "pid:[4026531836]"
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
     /** What slot {@code j} holds, and whether it is LIVE and waiting: for status and tests. */
@@ -432,7 +527,7 @@ public final class SlotPermits {
         for (long w; !WORD.compareAndSet(memory, own, w = word(slot), w & GEN_MASK); ) {
             Thread.onSpinWait();                         // only this process writes its LIVE word: a retry is rare
         }
-        owned = 0;
+        WORD.setVolatile(memory, own + OWNED, 0L);
         ringWaiters();
         liveness.unlock(slot);
         slot = -1;

@@ -237,6 +237,67 @@ class SlotPermitsTest {
     }
 
     @Test
+    void aDeathHoldingPermitsIsReportedOnceAndADeathHoldingNoneNever() {
+        Process a = first(4, 1), b = join();
+        assertTrue(a.permits.tryTake(1));
+        a.die();
+        assertFalse(b.permits.takeDeathReport(), "the death is marked by the recovery, not before");
+        assertEquals(1, b.permits.recoverAll());
+        assertTrue(b.permits.takeDeathReport(), "the recovered holder died holding the permit");
+        assertFalse(b.permits.takeDeathReport(), "told once");
+        Process c = join();                               // takes the dead slot over: a new generation
+        c.die();                                          // holding nothing
+        assertEquals(1, b.permits.recoverAll());
+        assertFalse(b.permits.takeDeathReport(), "a process that held nothing did not die holding");
+        assertFalse(b.permits.recoverAll() > 0 || b.permits.takeDeathReport(), "a second recovery marks nothing");
+    }
+
+    @Test
+    void aClaimantThatTakesOverADeadHoldersSlotMarksTheDeath() {
+        Process a = first(1, 2), b;                      // one slot: the joiner must take it over
+        assertTrue(a.permits.tryTake(2));
+        a.die();
+        b = join();
+        assertEquals(2, b.permits.available(), "the claimant recovered the dead holder's permits");
+        assertTrue(b.permits.takeDeathReport());
+        assertFalse(b.permits.takeDeathReport());
+    }
+
+    @Test
+    void aTakeInFlightWhenItsProcessDiedIsNotReportedAsHeld() {
+        Process a = first(4, 1), b = join();
+        int slotOfA = a.permits.slot();
+        // a died between the add to its slot and the end of its take: the slot (at bytesFor(slot)) holds 1, OWNED 0
+        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(slotOfA), a.permits.slotWord(slotOfA) + 1);
+        a.die();
+        assertEquals(0, b.permits.available());
+        assertEquals(1, b.permits.recoverAll());
+        assertEquals(1, b.permits.available());
+        assertFalse(b.permits.takeDeathReport(), "it held nothing yet");
+    }
+
+    @Test
+    void holdersShowWhatEachProcessHoldsSinceWhenAndItsWaiters() {
+        Process a = first(4, 3), b = join();
+        assertEquals(List.of(), a.permits.holders());
+        long before = System.currentTimeMillis();
+        assertTrue(a.permits.tryTake(2));
+        b.permits.waiters(1);
+        List<SlotPermits.Slot> h = b.permits.holders();
+        assertEquals(2, h.size(), h::toString);
+        SlotPermits.Slot ofA = h.get(0), ofB = h.get(1);
+        assertEquals(a.permits.slot(), ofA.slot());
+        assertEquals(2, ofA.permits());
+        assertTrue(ofA.sinceMillis() >= before && ofA.sinceMillis() <= System.currentTimeMillis(), ofA::toString);
+        assertEquals(ProcessHandle.current().pid(), ofA.pid());
+        assertEquals(SlotPermits.OWN_PID_NAMESPACE, ofA.pidNamespace());
+        assertEquals(new SlotPermits.Slot(b.permits.slot(), ofA.pid(), ofA.pidNamespace(), 0, 0, 1), ofB);
+        a.permits.give(2);
+        b.permits.waiters(-1);
+        assertEquals(List.of(), a.permits.holders(), "nobody holds or waits");
+    }
+
+    @Test
     void closeReturnsWhatTheProcessHeldAndFreesItsSlot() {
         Process a = first(2, 3), b = join();
         assertTrue(b.permits.tryTake(3));
