@@ -51,7 +51,17 @@ class PidNamespaceTest {
 
     /** A NamedParticipantChild that is pid 1 of a PID namespace of its own. */
     private Handle childInItsOwnPidNamespace(String label) {
-        List<String> command = new ArrayList<>(List.of("unshare", "--pid", "--fork", "--kill-child"));
+        return childInNamespaces(label, "--pid");
+    }
+
+    /**
+     * A NamedParticipantChild in new namespaces of the given kinds, PID included: pid 1 there. With
+     * {@code --kill-child}, killing the unshare process with SIGKILL kills the child with SIGKILL.
+     */
+    private Handle childInNamespaces(String label, String... kinds) {
+        List<String> command = new ArrayList<>(List.of("unshare"));
+        command.addAll(List.of(kinds));
+        command.addAll(List.of("--fork", "--kill-child"));
         command.addAll(ForkedJvm.command(List.of("--enable-native-access=ALL-UNNAMED", "--illegal-native-access=deny",
                 "-Deventfd.sync.dir=" + dir, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx128m", "-Xss1m"),
                 NamedParticipantChild.class));
@@ -72,6 +82,38 @@ class PidNamespaceTest {
         List<Path> sockets = NamedParticipantChild.sockets(dir, "semaphore", "shared");
         assertEquals(2, sockets.size(), sockets::toString);
         assertNotEquals(sockets.get(0), sockets.get(1));
+    }
+
+    @Test
+    void aProcessInOtherPidIpcAndMountNamespacesGetsTheSameCrashExactGuarantees() throws Exception {
+        Handle c = childInNamespaces("contained", "--pid", "--ipc", "--mount");
+        System.setProperty("eventfd.sync.dir", dir.toString());
+        try (dev.eventfd.sync.EventFdLock lock = dev.eventfd.sync.EventFdLock.open("contained-lock");
+             dev.eventfd.sync.EventFdSemaphore s = dev.eventfd.sync.EventFdSemaphore.open("contained", 3)) {
+            assertEquals("3", c.call("open-sem contained 9", PATIENCE), "the contained process joined");
+            assertEquals("1", c.call("open-lock contained-lock", PATIENCE));
+            c.call("acquire contained 2", PATIENCE);
+            assertEquals("false", c.call("lock contained-lock", PATIENCE));
+            long hostPid = ProcessHandle.of(c.pid()).orElseThrow().children().findFirst().orElseThrow().pid();   // unshare's child: pid 1 inside
+            List<dev.eventfd.sync.EventFdSemaphore.Holder> h = s.holders();
+            assertEquals(1, h.size(), h::toString);
+            assertEquals(hostPid, h.getFirst().pid(), () -> "numbered as this process sees it: " + h);
+            assertEquals(2, h.getFirst().permits());
+            Thread waiter = Thread.ofVirtual().start(() -> s.acquireUninterruptibly(3));
+            c.kill();                                        // SIGKILL to unshare, and so to the contained JVM
+            assertEquals(true, waiter.join(PATIENCE), "the contained holder's 2 permits never came back");
+            assertEquals(0, s.availablePermits());
+            s.release(3);
+            assertEquals(3, s.availablePermits(), "exactly what it held came back");
+            assertEquals(true, lock.tryLock(PATIENCE.toSeconds(), TimeUnit.SECONDS));
+            try {
+                assertEquals(true, lock.previousHolderDied(), "its death holding the lock is reported here");
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            System.clearProperty("eventfd.sync.dir");
+        }
     }
 
     @Test

@@ -25,8 +25,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>The permit is released on every exit path this JVM survives: the command's exit, a failure to
  * start it, and SIGINT, SIGTERM or SIGHUP (forwarded to the command; the permit is released once it
  * has exited). The handlers are installed before anything else, so a signal that arrives before the
- * command has started stops this process (status 128 + signal) without starting it. A SIGKILL of this process loses the permit until every process that has the name open
- * has exited.
+ * command has started stops this process (status 128 + signal) without starting it. A SIGKILL of
+ * this process returns the permit too (the shared-memory store gives back what a dead process
+ * held); the command, which this process no longer watches, keeps running unless it is killed too.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Runs CMD holding one permit of the named semaphore, created with K permits if new.",

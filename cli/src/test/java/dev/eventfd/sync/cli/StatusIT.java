@@ -29,11 +29,40 @@ class StatusIT {
             assertTrue(r.out().contains("name:         t"), r::all);
             assertEquals("2", field(r.out(), "available"), r::all);
             assertEquals("pid " + me, field(r.out(), "serving"), r::all);
+            assertEquals("1", field(r.out(), "holders"), r::all);
+            assertTrue(Pattern.compile("(?m)^  pid " + me + ": 1 permit since \\S+ \\(\\d+ s\\), 0 waiting$").matcher(r.out()).find(),
+                    () -> "this JVM holds 1 permit: " + r.all());
             String participants = field(r.out(), "participants");
             assertTrue(Pattern.compile("\\b" + me + "\\b").matcher(participants).find(),
                     () -> "this JVM (pid " + me + ") among the participants: " + r.all());
             t.release();
             assertEquals(3, t.availablePermits(), "status took and kept nothing");
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aRunKilledWithSigkillGivesItsPermitBackAndStatusShowsWhoHolds(@TempDir Path tmp) throws Exception {
+        ProcessHandle sleep = null;
+        try (Cli cli = new Cli(tmp); EventFdSemaphore k = EventFdSemaphore.open("k", 1)) {
+            Cli.Running run = cli.start("run", "--name", "k", "--", "sleep", "60");
+            Cli.awaitCondition("the run takes the permit", LIMIT, () -> k.availablePermits() == 0 || !run.process().isAlive());
+            Cli.Result shown = cli.run(LIMIT, "status", "--name", "k");
+            assertTrue(shown.out().contains("  pid " + run.pid() + ": 1 permit since "), shown::all);
+            java.util.concurrent.atomic.AtomicReference<ProcessHandle> child = new java.util.concurrent.atomic.AtomicReference<>();
+            Cli.awaitCondition("the run starts sleep", LIMIT, () -> {
+                run.process().toHandle().children().findFirst().ifPresent(child::set);
+                return child.get() != null || !run.process().isAlive();
+            });
+            sleep = child.get();
+            run.process().destroyForcibly();                 // SIGKILL: no handler runs
+            run.process().waitFor();
+            Cli.awaitCondition("the killed run's permit comes back", LIMIT, () -> k.availablePermits() == 1);
+            assertTrue(k.tryAcquire(), "the permit is takeable, once");
+            assertEquals(0, k.availablePermits());
+            k.release();
+        } finally {
+            if (sleep != null) sleep.destroyForcibly();
         }
     }
 

@@ -243,12 +243,12 @@ public final class SharedSlotStore implements PermitStore {
             if (s.pidNamespace() != 0 && s.pidNamespace() == SlotPermits.OWN_PID_NAMESPACE) {
                 pid = s.pid();
             } else {
-                pid = pidSeenHere(s.pid());
+                pid = pidSeenHere(s);
                 if (pid < 0 && !scanned && peers != null) {
                     scanned = true;
                     dev.eventfd.sync.internal.Rendezvous.PeerScan scan = peers.scan();
                     scan.found().forEach(this::watch);
-                    pid = pidSeenHere(s.pid());
+                    pid = pidSeenHere(s);
                 }
             }
             all.add(new Holding(pid, s.permits(), s.sinceMillis(), s.waiting()));
@@ -256,17 +256,33 @@ public final class SharedSlotStore implements PermitStore {
         return all;
     }
 
-    /** The pid here of the watched participant that numbers itself {@code ownNumber}, or -1. */
-    private long pidSeenHere(long ownNumber) {
+    /**
+     * The pid here of the watched participant that numbers itself as slot {@code s}'s owner does and,
+     * where its namespace can be read, lives in the slot's PID namespace; -1 if none does.
+     */
+    private long pidSeenHere(SlotPermits.Slot s) {
         for (PidFd p : watched.values()) {
             try {
                 long[] numbers = p.pids();
-                if (numbers.length > 1 && numbers[numbers.length - 1] == ownNumber && numbers[0] > 0) return numbers[0];
+                if (numbers.length > 1 && numbers[numbers.length - 1] == s.pid() && numbers[0] > 0
+                        && inNamespace(numbers[0], s.pidNamespace())) {
+                    return numbers[0];
+                }
             } catch (RuntimeException closed) {
                 // forgotten meanwhile
             }
         }
         return -1;
+    }
+
+    /** Whether process {@code pid} (as numbered here) is in PID namespace {@code inode}; true if that cannot be read. */
+    private static boolean inNamespace(long pid, long inode) {
+        try {
+            String link = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/pid")).toString();
+            return link.equals("pid:[" + inode + "]");
+        } catch (java.io.IOException | RuntimeException unreadable) {
+            return true;                     // another user's, or gone: the pid numbers alone decide
+        }
     }
 
     /** Where the pidfds of the other participants come from ({@code Rendezvous::newPeers}). */
