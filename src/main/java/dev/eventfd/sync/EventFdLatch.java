@@ -8,6 +8,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A countdown latch whose state lives in Linux eventfd descriptors, so that other processes can count
@@ -58,6 +59,13 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
      * count is found at zero (it then opens the gate itself); otherwise it parks through the poller on
      * the gate and re-checks on every wake-up. A countDown() in this JVM that opens the gate also
      * signals the poller's waiters on it directly, saving them a hop through the poller thread.
+     *
+     * A process that dies between its read and its write to the gate leaves the count at zero and
+     * the gate shut, and nobody who is already parked on the gate would look again. So while any
+     * thread of this JVM waits, one virtual thread (the repair) looks every REPAIR_MILLIS ms, and
+     * opens the gate if the count is zero (which wakes every waiter, in every process). A death at any
+     * point of countDown() therefore never leaves the latch shut for longer than that, and can never
+     * open it early: the gate is only opened when the count is found at zero.
      */
 
     private final EventFd countFd;
@@ -74,6 +82,12 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
      * open: the kernel calls are not happens-before edges by themselves, this pair makes one.
      */
     private volatile int kernelEdge;
+    /** Threads of this JVM waiting on the gate now (getAndAdd). */
+    private final java.util.concurrent.atomic.AtomicInteger waiters = new java.util.concurrent.atomic.AtomicInteger();
+    /** Whether the repair thread runs (CAS): see the implementation overview. */
+    private final java.util.concurrent.atomic.AtomicBoolean repairing = new java.util.concurrent.atomic.AtomicBoolean();
+    /** How often the repair looks for a count at zero behind a shut gate. */
+    static final long REPAIR_MILLIS = 100;
 
     private static final VarHandle KERNEL_EDGE;
     static {
@@ -187,7 +201,15 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
         for (;;) {
             ensureOpen();
             if (isOpen()) return true;
-            switch (poller.await(gateFd, timed, deadline, true)) {
+            Poller.Outcome outcome;
+            waiters.getAndIncrement();
+            try {
+                startRepair();
+                outcome = poller.await(gateFd, timed, deadline, true);
+            } finally {
+                waiters.getAndDecrement();
+            }
+            switch (outcome) {
                 case READY -> { }                      // re-check: the loop decides
                 case TIMED_OUT -> { return isOpen(); }
                 case INTERRUPTED -> {
@@ -197,6 +219,25 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
                 case CLOSED, CANCELLED -> throw new ClosedException(describe());
             }
         }
+    }
+
+    /** Starts the repair unless it runs; it runs while a thread here waits (see the implementation overview). */
+    private void startRepair() {
+        if (!repairing.compareAndSet(false, true)) return;
+        Thread.ofVirtual().name("eventfd-sync latch repair").start(() -> {
+            try {
+                while (waiters.get() > 0 && !closed && !opened) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(REPAIR_MILLIS));   // a period, not a hand-off
+                    if (waiters.get() > 0 && !closed) isOpen();   // opens a gate left shut at zero, and wakes the waiters
+                }
+            } catch (ClosedException closing) {
+                // closed meanwhile: the waiters wake with CLOSED
+            } finally {
+                repairing.set(false);
+                // a waiter that came as this one stopped found it running and started none: look again
+                if (waiters.get() > 0 && !closed && !opened) startRepair();
+            }
+        });
     }
 
     /**

@@ -203,4 +203,25 @@ class EventFdLatchPeerTest {
             }
         }
     }
+
+    /**
+     * The same death while Java threads are already parked on the gate: nobody would look at the count
+     * again, so without the repair they would wait for good. They return, and the gate is open for
+     * every other process.
+     */
+    @Test
+    void waitersParkedBeforeAPeerDiedMidCountDownAreReleased() throws Exception {
+        try (EventFdLatch latch = new EventFdLatch(1)) {
+            int baseline = Poller.shared().queuedWaiters();
+            AtomicInteger returned = new AtomicInteger();
+            List<CompletableFuture<Void>> waiters = List.of(awaiter(latch, true, returned), awaiter(latch, false, returned));
+            waitUntil("2 waiters parked in the poller", () -> Poller.shared().queuedWaiters() - baseline >= 2);
+            try (PeerProcess peer = PeerProcess.python(fds(latch), "read:3")) {
+                assertTrue(peer.waitForSuccess(PATIENCE).contains("read 1\n"));
+            }
+            for (CompletableFuture<Void> w : waiters) w.get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+            assertEquals(2, returned.get());
+            assertEquals(1, kernelCount(latch.gateDescriptor()), "the repair opened the gate for every process");
+        }
+    }
 }
