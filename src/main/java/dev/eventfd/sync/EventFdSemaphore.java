@@ -134,7 +134,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      *
      * Fast paths take from L (a CAS) or from the store (one read), and a release goes to L when a
      * local waiter or a debt needs it (AQS hands it to the queue's head directly, no poller hop),
-     * else to the store. A thread that must wait adds its request to `demand` and waits in the
+     * else to the store. While another process waits on the store (PermitStore.othersWaiting), a
+     * release goes to the store even when local waiters need it, and a barging take from the store
+     * (tryBargeOne) is refused, so the waiters of every process compete for it on equal terms and
+     * no JVM keeps the permits among its own threads (CrossProcessFairnessTest). A thread that must wait adds its request to `demand` and waits in the
      * superclass. The feed restores, under `lock`, the one invariant the waiters rely on:
      *
      *   (F) after every change of demand, L or K, a feed runs that moves K -> L while L < demand
@@ -630,7 +633,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         try {
             if (permits == 0) return;
             checkOverflow(permits);
-            if (demand > 0 || super.availablePermits() < 0) {
+            // To the waiters here, unless another process waits too: then through the store, which
+            // rings every waiting process, this one included (no process keeps its permits to itself).
+            if (super.availablePermits() < 0 || demand > 0 && !store.othersWaiting()) {
                 super.release(permits);          // AQS release: happens-before the waiter's acquire
                 // Dekker pair "excess" (with await's exit): L written above, demand read here.
                 if (super.availablePermits() > demand || (multiWaiters > 0 && !ownsGatherRight)) requestFeed();
@@ -1014,7 +1019,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             if (demand > 0) requestFeed();
             return true;
         }
-        return super.availablePermits() >= 0 && store.tryTakeOne();
+        return super.availablePermits() >= 0 && store.tryBargeOne();   // refused while another process waits
     }
 
     /** Takes several permits at once, from L and then the store, all or none. */

@@ -31,10 +31,11 @@ import java.util.stream.Stream;
  * {@code ERR <verb> <exception>}; things that happen asynchronously print {@code EVENT ...} lines.
  * The socket directory comes from {@code -Deventfd.sync.dir}, which {@link Handle#start} passes.
  *
- * <p>Commands: {@code open-sem NAME PERMITS}, {@code open-lock NAME}, {@code open-latch NAME COUNT}
+ * <p>Commands: {@code open-sem NAME PERMITS} (also {@code open-fair-sem}, and {@code open-kernel-sem} on the kernel-counter store), {@code open-lock NAME}, {@code open-latch NAME COUNT}
  * (answer: the permits/count now), {@code acquire NAME N}, {@code try NAME N}, {@code release NAME N},
  * {@code lock NAME} (answer: whether the previous holder died holding it), {@code unlock NAME},
  * {@code wait-async NAME N} (a thread acquires N and keeps them; later {@code EVENT acquired NAME}),
+ * {@code contend NAME START SECONDS THREADS} (THREADS loop acquire/release for SECONDS after START; answer: the grants),
  * {@code permits NAME}, {@code count NAME}, {@code countdown NAME}, {@code await-async NAME} (answers at
  * once; later {@code EVENT returned NAME}), {@code close NAME}, {@code eventfd-ids} (the eventfd-ids of
  * this process's descriptors), {@code counter lock|sem NAME START FILE ITERATIONS} (prints
@@ -99,9 +100,9 @@ public final class NamedParticipantChild {
 
     private static String execute(String[] a) throws Exception {
         switch (a[0]) {
-            case "open-sem", "open-kernel-sem": {
-                EventFdSemaphore s = EventFdSemaphore.open(a[1], Integer.parseInt(a[2]), false,
-                        a[0].equals("open-sem") ? EventFdSemaphore.Store.SHARED_MEMORY : EventFdSemaphore.Store.KERNEL_COUNTER);
+            case "open-sem", "open-kernel-sem", "open-fair-sem": {
+                EventFdSemaphore s = EventFdSemaphore.open(a[1], Integer.parseInt(a[2]), a[0].equals("open-fair-sem"),
+                        a[0].equals("open-kernel-sem") ? EventFdSemaphore.Store.KERNEL_COUNTER : EventFdSemaphore.Store.SHARED_MEMORY);
                 OBJECTS.put(a[1], s);
                 return String.valueOf(s.availablePermits());
             }
@@ -172,6 +173,8 @@ public final class NamedParticipantChild {
                 return eventfdIds().toString().replace(" ", "");
             case "counter":
                 return String.valueOf(counter(a[1], a[2], a[3], Path.of(a[4]), Integer.parseInt(a[5])));
+            case "contend":                              // contend NAME START SECONDS THREADS: the grants
+                return String.valueOf(contend(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4])));
             case "multi":
                 return String.valueOf(multi(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4])));
             default:
@@ -210,6 +213,37 @@ public final class NamedParticipantChild {
             }
         }
         return iterations;
+    }
+
+    /**
+     * THREADS virtual threads loop acquire()/release() for SECONDS after START opens, holding each
+     * permit for a moment of work; returns how many acquires succeeded in all.
+     */
+    private static long contend(String name, String start, int seconds, int threads) throws Exception {
+        awaitStart(start);
+        EventFdSemaphore s = semaphore(name);
+        java.util.concurrent.atomic.LongAdder grants = new java.util.concurrent.atomic.LongAdder();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        List<Thread> all = new java.util.ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+            all.add(Thread.ofVirtual().start(() -> {
+                try {
+                    while (System.nanoTime() - end < 0) {
+                        if (!s.tryAcquire(1, TimeUnit.SECONDS)) continue;
+                        try {
+                            grants.increment();
+                            for (int spin = 0; spin < 200; spin++) Thread.onSpinWait();   // the work under the permit
+                        } finally {
+                            s.release();
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+        }
+        for (Thread t : all) t.join();
+        return grants.sum();
     }
 
     private static int multi(String name, String start, int iterations, int n) throws Exception {

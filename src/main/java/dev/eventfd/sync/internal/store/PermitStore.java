@@ -24,6 +24,22 @@ public interface PermitStore {
     boolean tryTakeOne();
 
     /**
+     * Takes one permit for a thread that has not waited (a barger). A store shared by processes
+     * refuses it while another process waits, so that no process starves the others; this JVM's
+     * waiters then compete through the store like every other process's.
+     *
+     * @return {@code false} if none is free, or others wait (nothing is taken)
+     */
+    default boolean tryBargeOne() {
+        return tryTakeOne();
+    }
+
+    /** Whether another process waits for this store's permits (a release then goes to the store). */
+    default boolean othersWaiting() {
+        return false;
+    }
+
+    /**
      * Takes {@code n} permits, all or none. A store with a gather right borrows it for the call
      * unless {@code holdingGatherRight}, and fails if another process holds it.
      *

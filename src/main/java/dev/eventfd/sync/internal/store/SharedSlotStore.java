@@ -162,6 +162,16 @@ public final class SharedSlotStore implements PermitStore {
     }
 
     @Override
+    public boolean tryBargeOne() {
+        return permits.tryTake(1, true);
+    }
+
+    @Override
+    public boolean othersWaiting() {
+        return permits.othersWaiting();
+    }
+
+    @Override
     public boolean tryTake(long n, boolean holdingGatherRight) {
         return permits.tryTake(n);           // atomic across processes: no gather right needed
     }

@@ -100,9 +100,18 @@ import java.lang.invoke.VarHandle;
  * process has many threads, and the one that sleeps on its doorbell is not the one that releases. (The
  * model's processes are single-threaded, so there a process never rings itself.)
  *
+ * <p><b>No process starves the others.</b> A barging take ({@code tryTake(n, true)}: a thread that
+ * has not waited) also backs off when its scan finds another process's WAITING bit, and the
+ * semaphore releases through the store (not to its own waiters) while another process waits; the
+ * release rings every waiting process, the releaser's own included, and their waiters' takes race
+ * on equal terms. (Without it, one JVM whose threads handed permits to each other got 99.6% of
+ * the grants of four.) A back-off for a waiting process is a back-off like any other: it rings if a
+ * permit is free.
+ *
  * <p><b>What it does not do.</b> Two contenders can each back off for the other and retry: each
- * rings the other, so neither sleeps for good, but no order among processes is kept; a turn for FIFO
- * across processes is a separate word above this one. Waiting itself (the doorbells and the poller)
+ * rings the other, so neither sleeps for good, but no order among processes is kept: fair mode
+ * is FIFO among one JVM's threads, not across processes; a turn for that is a separate word above
+ * this one. Waiting itself (the doorbells and the poller)
  * and the liveness locks are the caller's; this class only tells whom to ring.
  */
 public final class SlotPermits {
@@ -259,16 +268,29 @@ public final class SlotPermits {
      * @return whether they were taken; if not, nothing is held and the waiters were rung
      */
     public boolean tryTake(long n) {
+        return tryTake(n, false);
+    }
+
+    /**
+     * Takes {@code n} permits, all or none; a barging take (a thread that has not waited) also backs
+     * off when another process waits, so that a process whose threads keep taking cannot starve the
+     * others (it reads every slot anyway).
+     *
+     * @return whether they were taken; if not, nothing is held and the waiters were rung
+     */
+    public boolean tryTake(long n, boolean barging) {
         long own = ownOffset(n);
         // Dekker pair "sum", acquirer side: the own slot written (a full fence on x86: lock xadd), then every other read.
         long sum = held((long) WORD.getAndAdd(memory, own, n)) + n;
         int high = highWater();            // pair "high water", acquirer side: the own slot written, then HIGH_WATER read
+        boolean othersWait = false;
         for (int j = 0; j < high; j++) {
             if (j == slot) continue;
             long w = word(j);
             if ((w & LIVE) != 0) sum += held(w);
+            if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) othersWait = true;
         }
-        if ((long) WORD.getVolatile(memory, BASE) - sum >= 0) {             // BASE only grows: read last
+        if (!(barging && othersWait) && (long) WORD.getVolatile(memory, BASE) - sum >= 0) {             // BASE only grows: read last
             if ((long) WORD.getAndAdd(memory, own + OWNED, n) == 0) WORD.setRelease(memory, own + SINCE, System.currentTimeMillis());
             return true;
         }
@@ -329,6 +351,15 @@ public final class SlotPermits {
             // Dekker pair "doorbell", waiter side: the bit written (lock cmpxchg), then the slots read by the retry.
             if (WORD.compareAndSet(memory, own, w, w ^ WAITING)) return;
         }
+    }
+
+    /** Whether a process other than this one waits (its WAITING bit is set). */
+    public boolean othersWaiting() {
+        int high = highWater();
+        for (int j = 0; j < high; j++) {
+            if (j != slot && (word(j) & (LIVE | WAITING)) == (LIVE | WAITING)) return true;
+        }
+        return false;
     }
 
     /** The own slot's offset, checking {@code n} and that this process has not left. */
