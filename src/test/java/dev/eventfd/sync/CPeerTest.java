@@ -97,18 +97,8 @@ class CPeerTest extends NamedObjectsTest {
             assertEquals(1, h.getFirst().permits());
             assertTrue(h.getFirst().since() != null, h::toString);
             c.kill();
-            assertTrue(lock.tryLock(60, TimeUnit.SECONDS), "the dead peer's lock never came back");
-            try {
-                assertTrue(lock.previousHolderDied(), "the peer died holding the lock");
-            } finally {
-                lock.unlock();
-            }
-            lock.lock();
-            try {
-                assertFalse(lock.previousHolderDied(), "told once");
-            } finally {
-                lock.unlock();
-            }
+            assertTrue(lockAndAskWhetherThePreviousHolderDied(lock), "the peer died holding the lock");
+            assertFalse(lockAndAskWhetherThePreviousHolderDied(lock), "told once");
         }
     }
 

@@ -172,23 +172,13 @@ class CrashExactTest extends NamedObjectsTest {
             assertEquals("1", c.call("open-lock " + name));
             assertEquals("false", c.call("lock " + name), "nobody held it before");
             killAndWait(c);
-            assertTrue(lock.tryLock(30, TimeUnit.SECONDS), "the dead holder's lock came back");
-            try {
-                assertTrue(lock.previousHolderDied(), "the first holder after the death is told");
-            } finally {
-                lock.unlock();
-            }
+            assertTrue(lockAndAskWhetherThePreviousHolderDied(lock), "the first holder after the death is told");
             Handle d = child("next");
             assertEquals("1", d.call("open-lock " + name));
             assertEquals("false", d.call("lock " + name), "the death was told once, to the first holder after it");
             d.call("unlock " + name);
             d.call("close " + name);
-            lock.lock();
-            try {
-                assertFalse(lock.previousHolderDied(), "a holder that unlocked and left did not die holding it");
-            } finally {
-                lock.unlock();
-            }
+            assertFalse(lockAndAskWhetherThePreviousHolderDied(lock), "a holder that unlocked and left did not die holding it");
         }
     }
 
@@ -201,12 +191,7 @@ class CrashExactTest extends NamedObjectsTest {
             assertEquals("false", c.call("lock " + name));
             c.call("unlock " + name);
             killAndWait(c);                                  // it held the name open, not the lock
-            assertTrue(lock.tryLock(30, TimeUnit.SECONDS));
-            try {
-                assertFalse(lock.previousHolderDied());
-            } finally {
-                lock.unlock();
-            }
+            assertFalse(lockAndAskWhetherThePreviousHolderDied(lock));
         }
     }
 

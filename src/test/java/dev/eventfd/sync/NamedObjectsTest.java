@@ -31,6 +31,19 @@ abstract class NamedObjectsTest extends SocketDirectoryTest {
         return h;
     }
 
+    /**
+     * Takes {@code lock} (failing if it does not come within 60 s), asks whether the previous holder
+     * died holding it, and unlocks. @return the answer
+     */
+    static boolean lockAndAskWhetherThePreviousHolderDied(EventFdLock lock) throws InterruptedException {
+        org.junit.jupiter.api.Assertions.assertTrue(lock.tryLock(60, java.util.concurrent.TimeUnit.SECONDS), "the lock never came");
+        try {
+            return lock.previousHolderDied();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     @AfterEach
     void killChildren() {
         for (Handle c : children) c.close();
