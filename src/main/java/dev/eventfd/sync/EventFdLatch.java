@@ -202,7 +202,7 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
             ensureOpen();
             if (isOpen()) return true;
             Poller.Outcome outcome;
-            waiters.getAndIncrement();
+            waiters.getAndIncrement();       // Dekker pair "repair", waiter side: counted, then the flag CASed
             try {
                 startRepair();
                 outcome = poller.await(gateFd, timed, deadline, true);
@@ -224,20 +224,30 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
     /** Starts the repair unless it runs; it runs while a thread here waits (see the implementation overview). */
     private void startRepair() {
         if (!repairing.compareAndSet(false, true)) return;
-        Thread.ofVirtual().name("eventfd-sync latch repair").start(() -> {
-            try {
-                while (waiters.get() > 0 && !closed && !opened) {
-                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(REPAIR_MILLIS));   // a period, not a hand-off
-                    if (waiters.get() > 0 && !closed) isOpen();   // opens a gate left shut at zero, and wakes the waiters
-                }
-            } catch (ClosedException closing) {
-                // closed meanwhile: the waiters wake with CLOSED
-            } finally {
-                repairing.set(false);
-                // a waiter that came as this one stopped found it running and started none: look again
-                if (waiters.get() > 0 && !closed && !opened) startRepair();
+        try {
+            Thread.ofVirtual().name("eventfd-sync latch repair").start(this::repair);
+        } catch (RuntimeException | OutOfMemoryError notStarted) {
+            repairing.set(false);            // the next waiter tries again
+            throw notStarted;
+        }
+    }
+
+
+    /** The repair thread's loop; see the implementation overview. */
+    private void repair() {
+        try {
+            while (waiters.get() > 0 && !closed && !opened) {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(REPAIR_MILLIS));   // a period, not a hand-off
+                if (waiters.get() > 0 && !closed) isOpen();   // opens a gate left shut at zero, and wakes the waiters
             }
-        });
+        } catch (ClosedException closing) {
+            // closed meanwhile: the waiters wake with CLOSED
+        } finally {
+            // Dekker pair "repair", repair side: the flag cleared, then waiters read; a waiter counts
+            // itself, then CASes the flag. Either it sees the flag clear and starts one, or this sees it.
+            repairing.set(false);
+            if (waiters.get() > 0 && !closed && !opened) startRepair();
+        }
     }
 
     /**

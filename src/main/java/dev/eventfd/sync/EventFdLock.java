@@ -29,8 +29,9 @@ import java.util.concurrent.locks.Lock;
  * named semaphore's shared-memory store; see {@link EventFdSemaphore.Store#SHARED_MEMORY}), and
  * the next holder can ask {@link #previousHolderDied()}, as a robust mutex reports {@code EOWNERDEAD}:
  * the first holder after the death is told, in whatever process, and nobody else. Processes that take
- * the permit through {@code EventFdSemaphore.open(name, 1)} are not told, and leave the report to the
- * next holder through an {@code EventFdLock}.
+ * the permit through {@code EventFdSemaphore.open(name, 1)} (or a non-Java peer) are not told, and
+ * leave the report to the next holder through an {@code EventFdLock}. A process that closes the lock
+ * while one of its threads holds it counts as one that died holding it.
  *
  * <p>{@link #newCondition()} is not supported: a condition would have to wake waiters in other
  * processes, which an eventfd permit cannot express. It throws {@link UnsupportedOperationException}.

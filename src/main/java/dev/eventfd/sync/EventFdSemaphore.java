@@ -56,9 +56,13 @@ import java.util.function.Consumer;
  * with epoll, which moves them to the waiters here. No method of this class blocks inside a native call.
  *
  * <p><b>Fairness.</b> With {@code fair} set, the {@code acquire} methods of this JVM are served in FIFO
- * order, exactly as in {@link Semaphore}, and the untimed {@link #tryAcquire()} still barges. Between
- * processes there is no order: the kernel wakes every process waiting on the descriptor, and whichever
- * reads first wins.
+ * order, exactly as in {@link Semaphore}, and the untimed {@link #tryAcquire()} still barges past this
+ * JVM's queue. Between processes there is no order, but no process starves the others: on the
+ * shared-memory store, while another process waits, a release goes through the shared count (every
+ * waiting process is woken, and whichever takes first wins) rather than to this JVM's own waiters,
+ * and a thread that has not waited does not take a permit from the shared count ({@code tryAcquire()}
+ * then returns {@code false}: the free permit is the waiting process's). On the kernel-counter store
+ * the kernel wakes every process waiting on the descriptor, and whichever reads first wins.
  *
  * <p><b>Several permits at once.</b> {@link #acquire(int)} and the other {@code n}-permit methods are
  * atomic for the caller: they take all {@code n} permits or none. The kernel can only take permits one
@@ -541,7 +545,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /**
      * Acquires a permit only if one is available at the time of invocation. Like
-     * {@link Semaphore#tryAcquire()}, this barges even when the semaphore is fair.
+     * {@link Semaphore#tryAcquire()}, this barges even when the semaphore is fair, past the waiters of
+     * this JVM; not past another process's (see Fairness in the class documentation).
      *
      * @return {@code true} if a permit was acquired
      * @throws ClosedException if this semaphore is closed

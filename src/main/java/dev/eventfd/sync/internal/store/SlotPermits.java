@@ -90,8 +90,10 @@ import java.lang.invoke.VarHandle;
  * reported. Since the mark precedes the free, an acquirer that got a dead holder's permits finds
  * it; {@link #takeDeathReport} sets REPORTED, so one acquirer is told. For a lock (one permit) this is
  * exact: the first holder after the death is told, and nobody else. A death between a take and its
- * OWNED update (or between a give's OWNED update and its slot update) is reported as a death not
- * holding (or holding) the permits in flight.
+ * OWNED update, or between a give's OWNED update and its slot update, is reported as a death not
+ * holding the permits in flight. A process that leaves ({@link #close}) holding permits is marked
+ * as one that died holding them. A barging take that finds a WAITING bit checks that its owner
+ * lives (recovering it if not) before it backs off for it.
  *
  * <p>{@code SlotProtocolModelTest} explores every
  * interleaving of this protocol with deaths at every step, and each of nine broken variants of it.
@@ -191,7 +193,7 @@ public final class SlotPermits {
     /** Joins memory laid out by {@link #create} and claims a slot in it for this process. */
     public static SlotPermits attach(MemorySegment memory, Doorbells doorbells, Liveness liveness) {
         if (memory.byteSize() < SLOTS || (long) WORD.getVolatile(memory, 0L) != MAGIC_VERSION) {
-            throw new IllegalStateException("not a permit segment of layout version 1");
+            throw new IllegalStateException("not a permit segment of layout version 2");
         }
         long slots = (long) WORD.getVolatile(memory, SLOT_COUNT);
         if (slots < 1 || memory.byteSize() < bytesFor((int) Math.min(slots, Integer.MAX_VALUE))) {
@@ -283,14 +285,16 @@ public final class SlotPermits {
         // Dekker pair "sum", acquirer side: the own slot written (a full fence on x86: lock xadd), then every other read.
         long sum = held((long) WORD.getAndAdd(memory, own, n)) + n;
         int high = highWater();            // pair "high water", acquirer side: the own slot written, then HIGH_WATER read
-        boolean othersWait = false;
+        int waiter = -1;                   // another process whose WAITING bit is set, if any
         for (int j = 0; j < high; j++) {
             if (j == slot) continue;
             long w = word(j);
             if ((w & LIVE) != 0) sum += held(w);
-            if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) othersWait = true;
+            if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) waiter = j;
         }
-        if (!(barging && othersWait) && (long) WORD.getVolatile(memory, BASE) - sum >= 0) {             // BASE only grows: read last
+        boolean free = (long) WORD.getVolatile(memory, BASE) - sum >= 0;
+        if (free && barging && waiter >= 0 && !anotherWaiterLives()) waiter = -1;   // a dead waiter waits for nothing
+        if (free && !(barging && waiter >= 0)) {             // BASE only grows: read last
             if ((long) WORD.getAndAdd(memory, own + OWNED, n) == 0) WORD.setRelease(memory, own + SINCE, System.currentTimeMillis());
             return true;
         }
@@ -351,6 +355,21 @@ public final class SlotPermits {
             // Dekker pair "doorbell", waiter side: the bit written (lock cmpxchg), then the slots read by the retry.
             if (WORD.compareAndSet(memory, own, w, w ^ WAITING)) return;
         }
+    }
+
+    /**
+     * Whether another process that waits is alive (a lock test per waiting slot); recovers the slots
+     * of waiters that have died, so that their WAITING bits stop turning barging takes away.
+     */
+    private boolean anotherWaiterLives() {
+        boolean lives = false;
+        int high = highWater();
+        for (int j = 0; j < high; j++) {
+            if (j == slot || (word(j) & (LIVE | WAITING)) != (LIVE | WAITING)) continue;
+            if (liveness.heldByAnother(j)) lives = true;
+            else recover(j);
+        }
+        return lives;
     }
 
     /** Whether a process other than this one waits (its WAITING bit is set). */
@@ -464,10 +483,15 @@ public final class SlotPermits {
      * called before the CAS that frees the slot (see "Death reports").
      */
     private void markDeath(int j, long w) {
-        long line = slotOffset(j);
-        long held = (long) WORD.getVolatile(memory, line + OWNED);
+        long held = (long) WORD.getVolatile(memory, slotOffset(j) + OWNED);
         if (held <= 0 || word(j) != w) return;           // nothing held, or the slot was freed or taken over meanwhile
-        long gen = w & GEN_MASK, mark = gen | Math.min(held, HELD_MASK);
+        mark(j, w & GEN_MASK, held);
+    }
+
+    /** Writes DIED for generation {@code gen} of slot {@code j}, unless it or a newer one is marked. */
+    private void mark(int j, long gen, long held) {
+        long line = slotOffset(j);
+        long mark = gen | Math.min(held, HELD_MASK);
         for (long d; ; ) {
             d = (long) WORD.getVolatile(memory, line + DIED);
             long age = ((gen - (d & GEN_MASK)) & GEN_MASK) >>> GEN_SHIFT;   // generations since the last mark
@@ -477,18 +501,19 @@ public final class SlotPermits {
     }
 
     /**
-     * Tells whether a process died holding permits since the last report, and marks that death
-     * reported: for a lock, the first holder after a holder's death is told, and nobody else.
+     * Tells whether a process died (or left) holding permits since the last report, and marks every
+     * such death reported: for a lock, the first holder after a holder's death is told, and nobody else.
      */
     public boolean takeDeathReport() {
+        boolean died = false;
         int high = highWater();
-        for (int j = 0; j < high; j++) {
+        for (int j = 0; j < high; j++) {           // every mark: two deaths before one report are one report
             long at = slotOffset(j) + DIED;
             for (long d; (d = (long) WORD.getVolatile(memory, at)) != 0 && (d & REPORTED) == 0; ) {
-                if (WORD.compareAndSet(memory, at, d, d | REPORTED)) return true;
+                if (WORD.compareAndSet(memory, at, d, d | REPORTED)) died = true;
             }
         }
-        return false;
+        return died;
     }
 
     /** Adds {@code delta} to the number of this process's threads that wait, which {@link #holders} shows. */
@@ -555,6 +580,8 @@ public final class SlotPermits {
     public void close() {
         if (slot < 0) return;
         long own = slotOffset(slot);
+        long stillHeld = (long) WORD.getVolatile(memory, own + OWNED);
+        if (stillHeld > 0) mark(slot, word(slot) & GEN_MASK, stillHeld);   // leaving holding is as dying holding
         for (long w; !WORD.compareAndSet(memory, own, w = word(slot), w & GEN_MASK); ) {
             Thread.onSpinWait();                         // only this process writes its LIVE word: a retry is rare
         }

@@ -253,6 +253,43 @@ class SlotPermitsTest {
     }
 
     @Test
+    void twoDeathsBeforeOneReportAreOneReport() {
+        Process a = first(4, 1), b = join(), c = join();
+        assertTrue(a.permits.tryTake(1));
+        a.die();
+        assertEquals(1, b.permits.recoverAll());
+        assertTrue(c.permits.tryTake(1), "c takes the lock and dies before it asks");
+        c.die();
+        assertEquals(1, b.permits.recoverAll());
+        assertTrue(b.permits.takeDeathReport(), "the next holder is told");
+        assertFalse(b.permits.takeDeathReport(), "and the holder after it, which followed a clean unlock, is not");
+    }
+
+    @Test
+    void leavingWhileHoldingIsReportedAsDyingWhileHolding() {
+        Process a = first(4, 1), b = join();
+        assertTrue(a.permits.tryTake(1));
+        a.permits.close();
+        assertTrue(b.permits.takeDeathReport());
+        assertFalse(b.permits.takeDeathReport());
+        Process c = join();
+        assertTrue(c.permits.tryTake(1));
+        c.permits.give(1);
+        c.permits.close();
+        assertFalse(b.permits.takeDeathReport(), "leaving after giving everything back is no death");
+    }
+
+    @Test
+    void aDeadWaitersBitDoesNotTurnBargingTakesAway() {
+        Process a = first(4, 1), b = join();
+        b.permits.waiting(true);
+        assertFalse(a.permits.tryTake(1, true), "a live waiter gets the free permit, not a barger");
+        b.die();                                          // its slot stays LIVE | WAITING until recovered
+        assertTrue(a.permits.tryTake(1, true), "a dead waiter waits for nothing");
+        assertEquals(0, a.permits.liveOthers(), "and its slot was recovered on the way");
+    }
+
+    @Test
     void aClaimantThatTakesOverADeadHoldersSlotMarksTheDeath() {
         Process a = first(1, 2), b;                      // one slot: the joiner must take it over
         assertTrue(a.permits.tryTake(2));
