@@ -1000,7 +1000,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /** The acquire methods: the fast path, then the wait. */
     private boolean acquire0(int permits, Mode mode, long nanos) throws InterruptedException {
-        long deadline = System.nanoTime() + nanos;
+        long deadline = mode == Mode.TIMED ? System.nanoTime() + nanos : 0L;   // a clock read only when timed
         enter();
         boolean wait = false;
         try {
