@@ -1,6 +1,7 @@
 package dev.eventfd.sync;
 
 import dev.eventfd.sync.testutil.NamedParticipantChild.Handle;
+import dev.eventfd.sync.testutil.ProcFs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -136,28 +137,41 @@ class CrashExactTest extends NamedObjectsTest {
         }
     }
 
+    /**
+     * Each of several holders in turn, the next starting after the previous died: the pidfd of a
+     * participant that has exited must not hide the next one from the watch (it did: the second death
+     * waited for the periodic check).
+     */
     @Test
-    void aHoldersDeathWakesAWaiterAsAnEventNotThroughThePeriodicCheck() throws Exception {
+    void eachOfSuccessiveHoldersDeathsWakesAWaiterAsAnEventNotThroughThePeriodicCheck() throws Exception {
         String name = name("event");
         String before = System.getProperty("eventfd.sync.recoveryMillis");
         System.setProperty("eventfd.sync.recoveryMillis", "600000");   // the periodic check out of reach
         try (EventFdLock lock = EventFdLock.open(name)) {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(250));   // a check parked already wakes once: let it
-            Handle c = child("holder");
-            assertEquals("1", c.call("open-lock " + name));
-            c.call("acquire " + name + " 1");
-            AtomicLong acquiredAt = new AtomicLong();
-            Thread waiter = Thread.ofVirtual().start(() -> {
-                lock.lock();
-                acquiredAt.set(System.nanoTime());
-                lock.unlock();
-            });
-            waitUntilQueued(lock.semaphore());
-            long killedAt = System.nanoTime();
-            killAndWait(c);
-            assertTrue(waiter.join(Duration.ofSeconds(30)), "the death was not noticed");
-            long millis = TimeUnit.NANOSECONDS.toMillis(acquiredAt.get() - killedAt);
-            System.out.println("lock recovery after SIGKILL (kill, reap, wake): " + millis + " ms");
+            for (int round = 1; round <= 3; round++) {
+                Handle c = child("holder" + round);
+                assertEquals("1", c.call("open-lock " + name));
+                c.call("acquire " + name + " 1");
+                AtomicLong acquiredAt = new AtomicLong();
+                Thread waiter = Thread.ofVirtual().start(() -> {
+                    lock.lock();
+                    acquiredAt.set(System.nanoTime());
+                    lock.unlock();
+                });
+                waitUntilQueued(lock.semaphore());
+                long holderPid = c.pid();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!ProcFs.watchesExitOf(holderPid)) {        // the event path, not a dying participant's scan
+                    assertTrue(System.nanoTime() < deadline, "round " + round + ": the holder's exit was never watched");
+                    Thread.onSpinWait();
+                }
+                long killedAt = System.nanoTime();
+                killAndWait(c);
+                assertTrue(waiter.join(Duration.ofSeconds(30)), "round " + round + ": the death was not noticed");
+                long millis = TimeUnit.NANOSECONDS.toMillis(acquiredAt.get() - killedAt);
+                System.out.println("lock recovery after SIGKILL (kill, reap, wake), holder " + round + ": " + millis + " ms");
+            }
         } finally {
             if (before == null) System.clearProperty("eventfd.sync.recoveryMillis");
             else System.setProperty("eventfd.sync.recoveryMillis", before);

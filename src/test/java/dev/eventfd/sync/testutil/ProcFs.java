@@ -71,4 +71,33 @@ public final class ProcFs {
             }).count();
         }
     }
+
+    /**
+     * Whether this process watches process {@code pid}'s exit: it has a pidfd of it (fdinfo {@code Pid})
+     * that is in one of its epoll sets (an {@code eventpoll} descriptor's fdinfo lists it as a
+     * {@code tfd}). So a death is then noticed as an event, not by a later scan or a periodic check.
+     */
+    public static boolean watchesExitOf(long pid) throws IOException {
+        java.util.Set<String> pidfds = new java.util.HashSet<>();
+        java.util.List<Integer> epolls = new java.util.ArrayList<>();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path p : (Iterable<Path>) fds::iterator) {
+                int fd = Integer.parseInt(p.getFileName().toString());
+                String target = link(fd).orElse("");
+                if (target.equals("anon_inode:[pidfd]")
+                        && fdinfo(fd).flatMap(t -> field(t, "Pid")).equals(Optional.of(Long.toString(pid)))) {
+                    pidfds.add(Integer.toString(fd));
+                } else if (target.equals("anon_inode:[eventpoll]")) {
+                    epolls.add(fd);
+                }
+            }
+        }
+        for (int ep : epolls) {
+            for (String line : fdinfo(ep).orElse("").split("\n")) {
+                String[] words = line.strip().split("\\s+");     // "tfd:       12 events:       19 data: ..."
+                if (words.length > 1 && words[0].equals("tfd:") && pidfds.contains(words[1])) return true;
+            }
+        }
+        return false;
+    }
 }

@@ -49,10 +49,12 @@ import java.util.function.Consumer;
  * permits when the look found none had bound its socket before it claimed its slot, so the scan,
  * which starts after the look, finds it; a process that took permits after the look took ones the
  * look saw free, and the watch fired at once. Scans are single-flight: a request during one makes
- * it run again, and one is requested only while more other slots are LIVE than pidfds are watched
- * (a participant this process does not watch yet; a stale pidfd can hide one until the next scan,
- * and then the periodic check below notices its death). A scan closes the pidfds of participants whose socket has gone (they left) or that
- * have exited, and asks a busy or silent participant again next time. For processes that serve no
+ * it run again, and one is requested only while more other slots are LIVE than watched participants
+ * live (a participant this process does not watch yet). A pidfd that has fired no longer counts,
+ * so the exit of one participant never hides the next one that joins. A pidfd of a participant
+ * that left without exiting (closed the name) can still hide one until the next scan, which then
+ * comes from the periodic check below. A scan closes the pidfds of participants whose socket has
+ * gone (they left) or that have exited, and asks a busy or silent participant again next time. For processes that serve no
  * socket (a peer of the raw protocol) or did not answer,
  * {@link Recovery} also recovers every {@value Recovery#PERIOD_MILLIS} ms while a watch is pending.
  */
@@ -71,7 +73,14 @@ public final class SharedSlotStore implements PermitStore {
     /** Scans requested and not yet begun (0: no scan running); see the overview. */
     private final AtomicInteger scans = new AtomicInteger();
     /** The pidfds being watched, by participant socket; closed when their socket goes, and with the store. */
-    private final Map<String, PidFd> watched = new ConcurrentHashMap<>();
+    private final Map<String, Watched> watched = new ConcurrentHashMap<>();
+
+    /** A participant's pidfd, and whether the poller has seen it exit (set by the callback: a signal). */
+    private record Watched(PidFd fd, AtomicBoolean exited) {
+        void close() {
+            fd.close();
+        }
+    }
     /** Set once the store is released: a scan that finishes later closes what it found. */
     private final AtomicBoolean released = new AtomicBoolean();
 
@@ -211,7 +220,7 @@ public final class SharedSlotStore implements PermitStore {
         permits.recoverAll();
         boolean ready = gatherRight ? permits.gatherRightAvailable() : permits.available() > 0;
         if (ready) bell.tryWrite(1);         // armed at once: the poller fires on registration
-        else if (permits.liveOthers() > watched.size()) scanPeers();   // after the look: see "Deaths as events"
+        else if (permits.liveOthers() > watchedAlive()) scanPeers();   // after the look: see "Deaths as events"
         Recovery.watch(this);
         return Poller.shared().register(bell, callback);   // the callback only signals; unwatch() clears
     }
@@ -271,9 +280,9 @@ public final class SharedSlotStore implements PermitStore {
      * where its namespace can be read, lives in the slot's PID namespace; -1 if none does.
      */
     private long pidSeenHere(SlotPermits.Slot s) {
-        for (PidFd p : watched.values()) {
+        for (Watched w : watched.values()) {
             try {
-                long[] numbers = p.pids();
+                long[] numbers = w.fd().pids();
                 if (numbers.length > 1 && numbers[numbers.length - 1] == s.pid() && numbers[0] > 0
                         && inNamespace(numbers[0], s.pidNamespace())) {
                     return numbers[0];
@@ -336,26 +345,41 @@ public final class SharedSlotStore implements PermitStore {
     }
 
     private void watch(String socket, PidFd p) {
-        PidFd before = watched.put(socket, p);
+        Watched w = new Watched(p, new AtomicBoolean());
+        Watched before = watched.put(socket, w);
         if (before != null) before.close();
         if (released.get()) {                // released meanwhile: release() may have missed it
-            if (watched.remove(socket, p)) p.close();
+            if (watched.remove(socket, w)) w.close();
             return;
         }
         try {
             Poller.shared().register(p, outcome -> {
-                if (outcome == Poller.Outcome.READY) ring(bells, permits.slot());   // signal only: the watch recovers
+                if (outcome != Poller.Outcome.READY) return;
+                w.exited().set(true);        // no longer counts as watched: the next watch may scan again
+                ring(bells, permits.slot());  // signal only: the watch recovers
             });
         } catch (RuntimeException closed) {
-            if (watched.remove(socket, p)) p.close();
+            if (watched.remove(socket, w)) w.close();
         }
+    }
+
+    /**
+     * How many participants are watched and have not exited: an exited one's pidfd stays until a scan
+     * closes it, and must not hide a participant that joined since (which would then be noticed only by
+     * the periodic check).
+     */
+    private int watchedAlive() {
+        int alive = 0;
+        for (Watched w : watched.values()) if (!w.exited().get()) alive++;
+        return alive;
     }
 
     /** Closes the pidfds of participants whose socket has gone (they left), or whose process has exited. */
     private void forgetGone(java.util.Set<String> present) {
-        for (Map.Entry<String, PidFd> e : watched.entrySet()) {
-            PidFd p = e.getValue();
-            if ((!present.contains(e.getKey()) || p.hasExited()) && watched.remove(e.getKey(), p)) p.close();
+        for (Map.Entry<String, Watched> e : watched.entrySet()) {
+            Watched w = e.getValue();
+            boolean gone = !present.contains(e.getKey()) || w.exited().get() || w.fd().hasExited();
+            if (gone && watched.remove(e.getKey(), w)) w.close();
         }
     }
 
@@ -376,7 +400,7 @@ public final class SharedSlotStore implements PermitStore {
         MemFd m = memory;
         EventFd[] b = bells;
         Arena a = arena;
-        Map<String, PidFd> w = watched;
+        Map<String, Watched> w = watched;
         AtomicBoolean r = released;
         unreachable = NativeFd.cleaner().register(owner, () -> release(p, a, m, b, w, r));
     }
@@ -393,7 +417,7 @@ public final class SharedSlotStore implements PermitStore {
         else release(permits, arena, memory, bells, watched, released);
     }
 
-    private static void release(SlotPermits p, Arena a, MemFd m, EventFd[] b, Map<String, PidFd> watched,
+    private static void release(SlotPermits p, Arena a, MemFd m, EventFd[] b, Map<String, Watched> watched,
                                 AtomicBoolean released) {
         released.set(true);                  // before the drain below: a scan that adds later sees it
         try {
@@ -403,8 +427,8 @@ public final class SharedSlotStore implements PermitStore {
             m.close();
             for (EventFd bell : b) bell.close();
             for (String socket : watched.keySet()) {
-                PidFd pid = watched.remove(socket);
-                if (pid != null) pid.close();
+                Watched w = watched.remove(socket);
+                if (w != null) w.close();
             }
         }
     }
