@@ -5,7 +5,7 @@
 #   ./run.sh --smoke          every benchmark once with tiny counts (CI): fails on any benchmark error
 #   ./run.sh --profile        profiling runs (JMH -prof gc / -prof stack) into results/profile/
 #   ./run.sh --only GROUP...  only these groups: uncontended handoff crossprocess throughput
-#                             releaseall releaseall1m latch heap lifecycle (smoke only;
+#                             releaseall releaseall1m latch heap recovery lifecycle (smoke only;
 #                             benchmarks/compare.sh measures it)
 #
 # Environment: SKIP_LIBRARY_INSTALL=1 skips `mvnw install` of the library (use what is in ~/.m2);
@@ -107,6 +107,7 @@ if [ "$mode" = smoke ]; then
   wanted releaseall   && jmh releaseall   "$B.ReleaseAllBenchmark" -f 1 -wi 0 -i 1 -p waiters=1000
   wanted latch        && jmh latch        "$B.LatchReleaseBenchmark" -f 1 -wi 0 -i 1 -p waiters=200
   wanted lifecycle    && jmh lifecycle    "$B.LifecycleBenchmark" "${tiny[@]}"
+  wanted recovery     && jmh recovery     "$B.LockRecoveryBenchmark" -f 1 -wi 0 -i 1
   if wanted heap; then
     heap heap-juc juc 1000 1
     heap heap-eventfd eventfd 1000 1
@@ -174,6 +175,7 @@ done
 wanted releaseall   && jmh releaseall   "$B.ReleaseAllBenchmark" -f 1 -wi 3 -i 10
 wanted releaseall1m && jmh releaseall1m "$B.ReleaseAllBenchmark" -f 1 -wi 1 -i 3 -p waiters=1000000
 wanted latch        && jmh latch        "$B.LatchReleaseBenchmark" -f 1 -wi 5 -i 15
+wanted recovery     && jmh recovery     "$B.LockRecoveryBenchmark" -f 1 -wi 2 -i 15
 if wanted heap; then
   heap heap-juc juc 100000 3
   heap heap-eventfd eventfd 100000 3

@@ -1,12 +1,16 @@
 package dev.eventfd.sync.bench;
 
 import dev.eventfd.sync.ClosedException;
+import dev.eventfd.sync.EventFdLock;
 import dev.eventfd.sync.EventFdSemaphore;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The child JVM of {@link CrossProcessHandOffBenchmark}: takes its side of the hand-off named by its
@@ -17,12 +21,17 @@ import java.nio.file.Path;
  *   CrossProcessPeer fileLock PATH
  *   CrossProcessPeer posixNamedSem PING_NAME PONG_NAME
  *   CrossProcessPeer eventfd PING_NAME PONG_NAME
+ *   CrossProcessPeer holdLock NAME          (LockRecoveryBenchmark: takes the named EventFdLock and keeps it)
+ *   CrossProcessPeer holdFileLock PATH      (LockRecoveryBenchmark: takes FileChannel.lock() on PATH and keeps it)
  * </pre>
+ * A holding child does nothing after {@value #READY}: the parent kills it with SIGKILL.
  */
 public final class CrossProcessPeer {
     static final String READY = "READY";
     /** What to release before halting (set by {@link #responder}). */
     private static volatile Runnable onExit = () -> {};
+    /** What a holding child holds, kept reachable until it is killed. */
+    private static volatile Object held;
 
     private CrossProcessPeer() {}
 
@@ -97,7 +106,24 @@ public final class CrossProcessPeer {
                     }
                 };
             }
+            case "holdLock" -> {
+                EventFdLock lock = EventFdLock.open(args[1]);
+                lock.lock();
+                held = lock;                         // reachable: an unreachable lock is closed by its cleaner
+                return CrossProcessPeer::parkForever;
+            }
+            case "holdFileLock" -> {
+                FileChannel channel = FileChannel.open(Path.of(args[1]), StandardOpenOption.WRITE);
+                channel.lock();
+                held = channel;
+                return CrossProcessPeer::parkForever;
+            }
             default -> throw new IllegalArgumentException("unknown impl " + args[0]);
         }
+    }
+
+    /** What a holding child does until it is killed (or its stdin closes). */
+    private static void parkForever() {
+        for (;;) LockSupport.park();
     }
 }
