@@ -24,6 +24,9 @@ import java.util.concurrent.Semaphore;
         description = "A short side-by-side run against java.util.concurrent.Semaphore and FileChannel.lock.")
 final class BenchCommand implements Callable<Integer> {
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--rounds", defaultValue = "5", description = "rounds per measurement; the median is shown (default: ${DEFAULT-VALUE})")
     int rounds;
 
@@ -42,7 +45,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (rounds < 1) throw new IllegalArgumentException("--rounds must be at least 1");
+        Main.atLeast(spec, "--rounds", rounds, 1);
+        Main.atLeast(spec, "--threads", threads, 1);
         progress = new Progress("measuring", 7L * rounds);
         List<Result> results = new ArrayList<>();
         Path lockFile = Files.createTempFile("eventfd-sync-bench", ".lock");

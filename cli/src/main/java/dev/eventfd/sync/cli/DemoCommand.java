@@ -26,6 +26,9 @@ final class DemoCommand implements Callable<Integer> {
 
     private static final int PERMITS = 4;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--threads", defaultValue = "10000", description = "virtual threads (default: ${DEFAULT-VALUE})")
     int threads;
 
@@ -37,6 +40,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Main.atLeast(spec, "--threads", threads, 1);
         if (peer != null) return runPeer(peer);
         if (!"1".equals(System.getProperty("jdk.virtualThreadScheduler.parallelism"))) {
             return restartWithOneCarrier();

@@ -16,12 +16,15 @@ import java.util.concurrent.Callable;
                 + "the serving process, the participants.")
 final class StatusCommand implements Callable<Integer> {
 
-    @Option(names = "--name", required = true, description = "the semaphore's name")
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--name", required = true, description = "the semaphore's name; " + Main.NAME_RULE)
     String name;
 
     @Override
     public Integer call() {
-        List<Long> before = EventFdSemaphore.participants(name);
+        List<Long> before = Main.withName(spec, name, EventFdSemaphore::participants);
         if (before.isEmpty()) {
             System.out.println(name + ": no process has it open (the next 'open' creates it afresh)");
             return 1;
