@@ -133,6 +133,15 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
     }
 
     /**
+     * The names of the named latches that a live process has open, sorted; see
+     * {@link EventFdSemaphore#namesInUse()}.
+     */
+    public static java.util.SortedSet<String> namesInUse() {
+        EventFdSupport.ensureAvailability();
+        return Rendezvous.namesInUse(Rendezvous.Kind.LATCH);
+    }
+
+    /**
      * Opens the latch called {@code name}, shared by every process of this user that opens the same
      * name: joins it if a process has it open, else creates it with {@code count}. For a process that
      * joins, {@code count} is ignored. Names, lifetime and access are as for

@@ -465,6 +465,16 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         return Rendezvous.participants(Rendezvous.Kind.SEMAPHORE, name);
     }
 
+    /**
+     * The names of the named semaphores (and locks, which are semaphores) that a live process has
+     * open in this user's directory (or the shared one, see the class documentation), sorted. A
+     * snapshot: a name may be opened or closed right after.
+     */
+    public static java.util.SortedSet<String> namesInUse() {
+        EventFdSupport.ensureAvailability();
+        return Rendezvous.namesInUse(Rendezvous.Kind.SEMAPHORE);
+    }
+
     /** {@link #open(String, int, boolean)} for a non-fair semaphore. */
     public static EventFdSemaphore open(String name, int permits) {
         return open(name, permits, false);

@@ -259,6 +259,31 @@ public final class Rendezvous implements AutoCloseable {
         return pids;
     }
 
+    /**
+     * The names of {@code kind} (by its label: both semaphore stores are "semaphore") that at least one
+     * live process has open, sorted. A socket nobody listens on (its process died) does not count.
+     */
+    public static java.util.SortedSet<String> namesInUse(Kind kind) {
+        java.util.SortedSet<String> names = new java.util.TreeSet<>();
+        String prefix = kind.label + ".";
+        try (Directory dir = Directory.open()) {
+            for (String socket : socketFiles(dir, prefix, ".+\\.[0-9]+-[0-9]+\\.sock")) {
+                String rest = socket.substring(prefix.length(), socket.length() - ".sock".length());
+                String name = rest.substring(0, rest.lastIndexOf('.'));   // NAME.PID-NONCE: a name may contain dots
+                if (names.contains(name) || !NAME.matcher(name).matches() || name.length() > MAX_NAME) continue;
+                try {
+                    UnixSocket s = connect(dir, socket, false);
+                    if (s == null) continue;                     // nobody listens: its process died
+                    s.close();
+                } catch (UnixSocket.BacklogFull busy) {
+                    // alive, and busy
+                }
+                names.add(name);
+            }
+        }
+        return names;
+    }
+
     /** The sockets {@link #newPeers} has had an answer from (a pidfd, or a refusal: gone). */
     private final java.util.Set<String> asked = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -708,12 +733,17 @@ public final class Rendezvous implements AutoCloseable {
      * left alone.
      */
     private static List<String> sockets(Directory dir, String prefix) {
+        return socketFiles(dir, prefix, "[0-9]+-[0-9]+\\.sock");
+    }
+
+    /** The sockets of the directory whose names are {@code prefix} followed by a match of {@code rest}. */
+    private static List<String> socketFiles(Directory dir, String prefix, String rest) {
         List<String> found = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/proc/self/fd/" + dir.fd()),
                 prefix.replace("[", "\\[") + "*.sock")) {
             for (Path p : ds) {
                 String file = p.getFileName().toString();
-                if (!file.substring(prefix.length()).matches("[0-9]+-[0-9]+\\.sock")) continue;
+                if (!file.substring(prefix.length()).matches(rest)) continue;
                 Native.FileStatus st = Native.lstatAt(dir.fd(), file);
                 if (st != null && st.type() == Native.S_IFSOCK) found.add(file);
             }
