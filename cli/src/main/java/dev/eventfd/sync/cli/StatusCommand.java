@@ -4,16 +4,26 @@ import dev.eventfd.sync.EventFdSemaphore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code eventfd-sync status --name NAME}: available permits, holders and waiters, serving process, participants. */
+/**
+ * {@code eventfd-sync status --name NAME [--json]}: total and available permits, each process that
+ * holds permits or waits (pid, command line, permits, since when, waiting threads), the serving
+ * process and the participants. A scan, not a snapshot: the figures are read one after the other.
+ */
 @Command(name = "status", mixinStandardHelpOptions = true,
-        description = "Shows a named semaphore: available permits, each process that holds permits or waits, "
-                + "the serving process, the participants.")
+        description = "Shows a named semaphore: total and available permits, each process that holds permits or waits "
+                + "(pid, command line, permits, since when, waiting threads), the serving process, the participants.")
 final class StatusCommand implements Callable<Integer> {
 
     @picocli.CommandLine.Spec
@@ -22,11 +32,20 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = "--name", required = true, description = "the semaphore's name; " + Main.NAME_RULE)
     String name;
 
+    @Option(names = "--json", description = "one JSON object on stdout, for scripts")
+    boolean json;
+
+    /** What status shows; the holders are null where the store does not record them. */
+    private record Shown(String store, int available, Integer total, List<Held> holders, long serving, List<Long> participants) {}
+
+    private record Held(EventFdSemaphore.Holder holder, String command) {}
+
     @Override
     public Integer call() {
         List<Long> before = Main.withName(spec, name, EventFdSemaphore::participants);
         if (before.isEmpty()) {
-            System.out.println(name + ": no process has it open (the next 'open' creates it afresh)");
+            if (json) System.out.println(notOpenJson());
+            else System.out.println(name + ": no process has it open (the next 'open' creates it afresh)");
             return 1;
         }
         EventFdSemaphore.Store store = EventFdSemaphore.Store.SHARED_MEMORY;
@@ -38,29 +57,97 @@ final class StatusCommand implements Callable<Integer> {
             opened = EventFdSemaphore.openExisting(name, store);
         }
         if (opened == null) {
-            System.out.println(name + ": its participants have just gone");
+            if (json) System.out.println(notOpenJson());
+            else System.out.println(name + ": its participants have just gone");
             return 1;
         }
+        Shown shown;
         try (EventFdSemaphore s = opened) {
-            System.out.println("name:         " + name);
-            System.out.println("available:    " + s.availablePermits());
+            int available = s.availablePermits();
+            List<Held> holders = null;
+            Integer total = null;
             if (store == EventFdSemaphore.Store.SHARED_MEMORY) {
-                List<EventFdSemaphore.Holder> holders = s.holders();
-                System.out.println("holders:      " + holders.size());
-                Instant now = Instant.now();
-                for (EventFdSemaphore.Holder h : holders) System.out.println("  " + describe(h, now));
-            } else {
-                System.out.println("holders:      not known (the kernel-counter store does not record them)");
+                holders = new ArrayList<>();
+                long held = 0;
+                for (EventFdSemaphore.Holder h : s.holders()) {
+                    holders.add(new Held(h, commandLine(h.pid())));
+                    held += h.permits();
+                }
+                total = (int) Math.min(Integer.MAX_VALUE, Math.max(0, available) + held);
             }
-            System.out.println("serving:      pid " + before.getFirst());
-            System.out.println("participants: " + before.size() + " " + before);
-            return 0;
+            shown = new Shown(store == EventFdSemaphore.Store.SHARED_MEMORY ? "shared-memory" : "kernel-counter",
+                    available, total, holders, before.getFirst(), before);
+        }
+        System.out.println(json ? json(shown) : text(shown));
+        return 0;
+    }
+
+    private String notOpenJson() {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("name", name);
+        o.put("open", false);
+        return Json.of(o);
+    }
+
+    private String text(Shown s) {
+        StringBuilder b = new StringBuilder();
+        b.append("name:         ").append(name).append('\n');
+        b.append("total:        ").append(s.total() == null ? "not known (the kernel-counter store does not record holders)" : s.total()).append('\n');
+        b.append("available:    ").append(s.available()).append('\n');
+        if (s.holders() == null) {
+            b.append("holders:      not known (the kernel-counter store does not record them)\n");
+        } else {
+            b.append("holders:      ").append(s.holders().size()).append('\n');
+            Instant now = Instant.now();
+            for (Held h : s.holders()) b.append("  ").append(describe(h.holder(), h.command(), now)).append('\n');
+        }
+        b.append("serving:      pid ").append(s.serving()).append('\n');
+        b.append("participants: ").append(s.participants().size()).append(' ').append(s.participants());
+        return b.toString();
+    }
+
+    private String json(Shown s) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("name", name);
+        o.put("open", true);
+        o.put("store", s.store());
+        o.put("total", s.total());
+        o.put("available", s.available());
+        List<Object> holders = null;
+        if (s.holders() != null) {
+            holders = new ArrayList<>();
+            for (Held h : s.holders()) {
+                Map<String, Object> one = new LinkedHashMap<>();
+                one.put("pid", h.holder().pid() < 0 ? null : h.holder().pid());
+                one.put("command", h.command());
+                one.put("permits", h.holder().permits());
+                one.put("since", h.holder().since() == null ? null : h.holder().since().toString());
+                one.put("waiting", h.holder().waiting());
+                holders.add(one);
+            }
+        }
+        o.put("holders", holders);
+        o.put("serving", s.serving());
+        o.put("participants", s.participants());
+        return Json.of(o);
+    }
+
+    /** The command line of process {@code pid} (as seen from here), or null if it cannot be read. */
+    static String commandLine(long pid) {
+        if (pid <= 0) return null;
+        try {
+            byte[] raw = Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline"));
+            String line = new String(raw, java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ').strip();
+            return line.isEmpty() ? null : line;
+        } catch (IOException | RuntimeException gone) {
+            return null;
         }
     }
 
-    /** "pid 1234: 2 permits since 2026-12-01T22:50:01Z (65 s), 1 waiting". */
-    static String describe(EventFdSemaphore.Holder h, Instant now) {
+    /** "pid 1234 (sleep 30): 2 permits since 2026-12-01T22:50:01Z (65 s), 1 waiting". */
+    static String describe(EventFdSemaphore.Holder h, String command, Instant now) {
         StringBuilder b = new StringBuilder(h.pid() < 0 ? "pid ? (another PID namespace)" : "pid " + h.pid());
+        if (command != null) b.append(" (").append(Main.oneLine(command)).append(')');
         b.append(": ").append(h.permits()).append(h.permits() == 1 ? " permit" : " permits");
         if (h.since() != null) {
             b.append(" since ").append(h.since().truncatedTo(ChronoUnit.SECONDS))

@@ -30,8 +30,9 @@ class StatusIT {
             assertEquals("2", field(r.out(), "available"), r::all);
             assertEquals("pid " + me, field(r.out(), "serving"), r::all);
             assertEquals("1", field(r.out(), "holders"), r::all);
-            assertTrue(Pattern.compile("(?m)^  pid " + me + ": 1 permit since \\S+ \\(\\d+ s\\), 0 waiting$").matcher(r.out()).find(),
-                    () -> "this JVM holds 1 permit: " + r.all());
+            assertEquals("3", field(r.out(), "total"), r::all);
+            assertTrue(Pattern.compile("(?m)^  pid " + me + " \\(.*java.*\\): 1 permit since \\S+ \\(\\d+ s\\), 0 waiting$").matcher(r.out()).find(),
+                    () -> "this JVM (its command line) holds 1 permit: " + r.all());
             String participants = field(r.out(), "participants");
             assertTrue(Pattern.compile("\\b" + me + "\\b").matcher(participants).find(),
                     () -> "this JVM (pid " + me + ") among the participants: " + r.all());
@@ -48,7 +49,17 @@ class StatusIT {
             Cli.Running run = cli.start("run", "--name", "k", "--", "sleep", "60");
             Cli.awaitCondition("the run takes the permit", LIMIT, () -> k.availablePermits() == 0 || !run.process().isAlive());
             Cli.Result shown = cli.run(LIMIT, "status", "--name", "k");
-            assertTrue(shown.out().contains("  pid " + run.pid() + ": 1 permit since "), shown::all);
+            assertTrue(shown.out().contains("  pid " + run.pid() + " ("), () -> "the holder and its command line: " + shown.all());
+            assertTrue(shown.out().contains(" run --name k -- sleep 60): 1 permit since "), shown::all);
+            Cli.Result json = cli.run(LIMIT, "status", "--name", "k", "--json");
+            assertEquals(0, json.exit(), json::all);
+            assertTrue(json.out().startsWith("{\"name\":\"k\",\"open\":true,\"store\":\"shared-memory\",\"total\":1,\"available\":0,"
+                    + "\"holders\":[{\"pid\":" + run.pid() + ",\"command\":\""), json::all);
+            assertTrue(json.out().contains("\"permits\":1,\"since\":\""), json::all);
+            Cli.Result list = cli.run(LIMIT, "list");
+            assertTrue(Pattern.compile("(?m)^semaphore +k  participants \\[").matcher(list.out()).find(), list::all);
+            Cli.Result listJson = cli.run(LIMIT, "list", "--json");
+            assertTrue(listJson.out().startsWith("[{\"kind\":\"semaphore\",\"name\":\"k\",\"participants\":["), listJson::all);
             java.util.concurrent.atomic.AtomicReference<ProcessHandle> child = new java.util.concurrent.atomic.AtomicReference<>();
             Cli.awaitCondition("the run starts sleep", LIMIT, () -> {
                 run.process().toHandle().children().findFirst().ifPresent(child::set);
@@ -73,6 +84,12 @@ class StatusIT {
             Cli.Result r = cli.run(LIMIT, "status", "--name", "nobody-has-this");
             assertEquals(1, r.exit(), r::all);
             assertTrue(r.out().contains("nobody-has-this: no process has it open"), r::all);
+            Cli.Result json = cli.run(LIMIT, "status", "--name", "nobody-has-this", "--json");
+            assertEquals(1, json.exit(), json::all);
+            assertTrue(json.out().contains("\"open\":false"), json::all);
+            Cli.Result list = cli.run(LIMIT, "list");
+            assertEquals("no named object is open\n", list.out(), list::all);
+            assertEquals("[]\n", cli.run(LIMIT, "list", "--json").out());
         }
     }
 
