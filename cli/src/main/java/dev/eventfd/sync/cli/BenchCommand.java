@@ -27,10 +27,10 @@ final class BenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--rounds", defaultValue = "5", description = "rounds per measurement; the median is shown (default: ${DEFAULT-VALUE})")
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "5", description = "rounds per measurement; the median is shown (default: ${DEFAULT-VALUE})")
     int rounds;
 
-    @Option(names = "--threads", defaultValue = "10000", description = "virtual threads in the throughput run (default: ${DEFAULT-VALUE})")
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "10000", description = "virtual threads in the throughput run (default: ${DEFAULT-VALUE})")
     int threads;
 
     /** A timed body: does its work and returns how many operations it did. */

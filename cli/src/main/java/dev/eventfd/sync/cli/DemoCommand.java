@@ -29,7 +29,7 @@ final class DemoCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--threads", defaultValue = "10000", description = "virtual threads (default: ${DEFAULT-VALUE})")
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "10000", description = "virtual threads (default: ${DEFAULT-VALUE})")
     int threads;
 
     @Option(names = "--peer", hidden = true, description = "run as the second JVM of the demo, joining this name")

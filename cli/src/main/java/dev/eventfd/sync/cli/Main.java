@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
 @Command(name = "eventfd-sync", mixinStandardHelpOptions = true, version = "eventfd-sync 0.1.0",
         description = "Cross-process semaphores on Linux eventfd. With no command, runs the demo.",
         subcommands = {DemoCommand.class, RunCommand.class, StatusCommand.class, ListCommand.class, BenchCommand.class,
-                CommandLine.HelpCommand.class},
+                DocsCommand.Man.class, DocsCommand.Completion.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {
             "  0:success (for run: the command's own status)",

@@ -39,10 +39,10 @@ final class RunCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--name", description = "the semaphore's name (or give it as the first word); " + Main.NAME_RULE)
+    @Option(names = "--name", paramLabel = "NAME", description = "the semaphore's name (or give it as the first word); " + Main.NAME_RULE)
     String name;
 
-    @Option(names = {"-j", "--permits"}, defaultValue = "1", description = "permits if the semaphore is new (default: ${DEFAULT-VALUE})")
+    @Option(names = {"-j", "--permits"}, paramLabel = "K", defaultValue = "1", description = "permits if the semaphore is new (default: ${DEFAULT-VALUE})")
     int permits;
 
     @Option(names = {"-w", "--timeout"}, paramLabel = "D",

@@ -29,7 +29,7 @@ final class StatusCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--name", required = true, description = "the semaphore's name; " + Main.NAME_RULE)
+    @Option(names = "--name", paramLabel = "NAME", required = true, description = "the semaphore's name; " + Main.NAME_RULE)
     String name;
 
     @Option(names = "--json", description = "one JSON object on stdout, for scripts")
