@@ -788,6 +788,29 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     }
 
     /**
+     * The descriptor whose open file description keeps this process's holdings of the named
+     * semaphore alive: the kernel releases its liveness lock only when the last descriptor of it,
+     * in any process, is closed. Give a copy to the processes that do the work the permits guard,
+     * as {@code flock(1)} gives its lock to the command: duplicate it without {@code FD_CLOEXEC}
+     * and let them inherit it. If this process then dies, what it held is not recovered until every
+     * one of them has exited (or closed the copy), so no more holders run at once than there are
+     * permits. {@link #close()} returns what this process holds whoever else has a copy. Valid until
+     * {@code close()}; do not close it.
+     *
+     * @throws UnsupportedOperationException if the semaphore is on the kernel-counter store, which
+     *                                       does not know who holds permits
+     * @throws ClosedException               if this semaphore is closed
+     */
+    public int lifetimeDescriptor() {
+        ensureOpen();
+        if (!(store instanceof SharedSlotStore s)) {
+            throw new UnsupportedOperationException("a semaphore on the kernel-counter store has no lifetime descriptor: "
+                    + "its permits do not come back when a holder dies");
+        }
+        return s.lifetimeFd();
+    }
+
+    /**
      * A process that holds permits of a named semaphore, or has threads waiting for some.
      *
      * @param pid     the process as the caller numbers it, or -1 where it cannot: a process in a PID

@@ -10,7 +10,6 @@ import picocli.CommandLine.Spec;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -22,12 +21,13 @@ import java.util.concurrent.atomic.AtomicReference;
  * runs a command while holding one permit of a named semaphore, as {@code flock(1)} runs one holding
  * a lock: the first word that is not an option starts the command ({@code --} is optional).
  *
- * <p>The permit is released on every exit path this JVM survives: the command's exit, a failure to
- * start it, and SIGINT, SIGTERM or SIGHUP (forwarded to the command; the permit is released once it
- * has exited). The handlers are installed before anything else, so a signal that arrives before the
- * command has started stops this process (status 128 + signal) without starting it. A SIGKILL of
- * this process returns the permit too (the shared-memory store gives back what a dead process
- * held); the command, which this process no longer watches, keeps running unless it is killed too.
+ * <p>The command runs as a whole {@link Job}: in a process group of its own, to which SIGINT, SIGTERM
+ * and SIGHUP are forwarded (a second signal kills the job), with this process as its child subreaper,
+ * so the permit is held until the job's last process has exited. The handlers are installed before
+ * anything else, so a signal that arrives before the command has started stops this process (status
+ * 128 + signal) without starting it. The job inherits the semaphore's lifetime descriptor: if this
+ * process is killed with SIGKILL, the permit stays taken until the job's last process has exited
+ * (while another process has the name open; see the README for the one case that escapes).
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Runs CMD (or sh -c STRING) holding one permit of the named semaphore, created with K permits if new.",
@@ -62,9 +62,6 @@ final class RunCommand implements Callable<Integer> {
     @Parameters(paramLabel = "CMD", description = "[NAME] then the command and its arguments")
     List<String> words = new ArrayList<>();
 
-    /** The errno in the JDK's message of a failed exec ("error=2, ..." or "error: 2 (...)"). */
-    private static final java.util.regex.Pattern ERRNO = java.util.regex.Pattern.compile("error[=:]\\s*(\\d+)");
-
     /** The command to run: CMD, or {@code /bin/sh -c STRING}. */
     private List<String> command;
 
@@ -98,24 +95,28 @@ final class RunCommand implements Callable<Integer> {
         parse();
         // the handlers come first: a signal at any later point is forwarded, or stops us before the command starts
         Thread main = Thread.currentThread();
-        AtomicReference<Process> child = new AtomicReference<>();
+        AtomicReference<Job> job = new AtomicReference<>();
         AtomicReference<String> pending = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicInteger forwarded = new java.util.concurrent.atomic.AtomicInteger();
         List<Runnable> restore = new ArrayList<>();
         for (String sig : List.of("INT", "TERM", "HUP")) {
             Signal signal = new Signal(sig);
             SignalHandler previous = Signal.handle(signal, s -> {
-                synchronized (child) {
-                    Process p = child.get();
-                    if (p != null) {
-                        forward(p, sig);
-                    } else {
+                synchronized (job) {
+                    Job j = job.get();
+                    if (j == null) {
                         pending.compareAndSet(null, sig);
                         main.interrupt();
+                    } else if (forwarded.incrementAndGet() == 1) {
+                        j.signal(s.getNumber());         // the whole group: the command and what it started
+                    } else {
+                        j.killAll();                     // a second signal: the job, whatever it does
                     }
                 }
             });
             restore.add(() -> Signal.handle(signal, previous));
         }
+        Job.becomeSubreaper();                           // before the job exists: its orphans come to us
         try (EventFdSemaphore semaphore = Main.withName(spec, name, n -> EventFdSemaphore.open(n, permits))) {
             try {
                 if (nonblock) {
@@ -136,7 +137,7 @@ final class RunCommand implements Callable<Integer> {
                 return 128 + new Signal(pending.get()).getNumber();
             }
             try {
-                return runHoldingPermit(child, pending);
+                return runHoldingPermit(semaphore, job, pending);
             } finally {
                 semaphore.release();
             }
@@ -145,36 +146,20 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private int runHoldingPermit(AtomicReference<Process> child, AtomicReference<String> pending) throws InterruptedException {
-        Process process;
-        synchronized (child) {
+    /** Runs the job and waits for all of it; the permit is held until its last process has exited. */
+    private int runHoldingPermit(EventFdSemaphore semaphore, AtomicReference<Job> job, AtomicReference<String> pending) {
+        Job started;
+        synchronized (job) {
             if (pending.get() != null) return 128 + new Signal(pending.get()).getNumber();
             try {
-                process = new ProcessBuilder(command).inheritIO().start();
-            } catch (IOException e) {
-                // as a shell: 127 "command not found" (ENOENT), 126 found but not executable (EACCES, ENOEXEC...)
-                java.util.regex.Matcher errno = ERRNO.matcher(String.valueOf(e.getMessage()));
-                boolean notFound = errno.find() && errno.group(1).equals("2");
-                System.err.println("eventfd-sync run: " + Main.oneLine(command.getFirst()) + ": "
-                        + (notFound ? "command not found" : "cannot execute") + " (" + Main.oneLine(e.getMessage()) + ")");
-                return notFound ? 127 : 126;
+                started = Job.start(command, semaphore.lifetimeDescriptor());
+            } catch (Job.StartFailure e) {
+                System.err.println("eventfd-sync run: " + Main.oneLine(e.getMessage()));
+                return e.exitStatus();
             }
-            child.set(process);
+            job.set(started);
         }
         Thread.interrupted();                    // an interrupt from before the command started is spent
-        return process.waitFor();
-    }
-
-    /** Passes a signal on to the command; this process lives on until the command has exited. */
-    private static void forward(Process process, String sig) {
-        if (sig.equals("TERM")) {
-            process.destroy();
-            return;
-        }
-        try {
-            new ProcessBuilder("kill", "-s", sig, Long.toString(process.pid())).inheritIO().start();
-        } catch (IOException e) {
-            process.destroy();
-        }
+        return started.awaitAll();
     }
 }

@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
  * exits with the command's status (128 + the signal), the command is gone and the permit is back.
  *
  * <p>Two moments are tested. Once the CLI waits for its command (its main thread is in
- * {@code Process.waitFor}, seen in a {@code jcmd Thread.print}), which pins the forwarding itself
+ * {@code Job.awaitAll}, seen in a {@code jcmd Thread.print}), which pins the forwarding itself
  * deterministically. And as soon as the permit is taken and the command is running, which is what a
  * user (or a supervisor) sees; that one is repeated because a signal there can fall into the window
  * before the CLI has installed its handlers.
@@ -120,7 +120,7 @@ class RunSignalIT {
     private static final Pattern MAIN_THREAD = Pattern.compile("(?ms)^\"main\".*?(?:\\R\\R|\\z)");
 
     /**
-     * Whether the CLI's main thread is in {@code Process.waitFor}, called from the CLI's code: the
+     * Whether the CLI's main thread is in {@code Job.awaitAll} (waiting for the job's processes): the
      * point after which RunCommand has its signal handlers installed. Read with the JDK's jcmd.
      */
     private static boolean mainThreadInWaitFor(long pid) {
@@ -133,7 +133,7 @@ class RunSignalIT {
             Matcher main = MAIN_THREAD.matcher(dump);
             if (!main.find()) return false;
             String stack = main.group();
-            return stack.contains(".waitFor(") && stack.contains("dev.eventfd.sync.cli.");
+            return stack.contains("dev.eventfd.sync.cli.Job.awaitAll(");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {

@@ -11,6 +11,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code status}: the state of a name some process has open, and of one nobody has. */
@@ -43,7 +44,7 @@ class StatusIT {
 
     @Test
     @Timeout(120)
-    void aRunKilledWithSigkillGivesItsPermitBackAndStatusShowsWhoHolds(@TempDir Path tmp) throws Exception {
+    void aRunKilledWithSigkillGivesItsPermitBackOnceItsJobHasEndedAndStatusShowsWhoHolds(@TempDir Path tmp) throws Exception {
         ProcessHandle sleep = null;
         try (Cli cli = new Cli(tmp); EventFdSemaphore k = EventFdSemaphore.open("k", 1)) {
             Cli.Running run = cli.start("run", "--name", "k", "--", "sleep", "60");
@@ -68,7 +69,9 @@ class StatusIT {
             sleep = child.get();
             run.process().destroyForcibly();                 // SIGKILL: no handler runs
             run.process().waitFor();
-            Cli.awaitCondition("the killed run's permit comes back", LIMIT, () -> k.availablePermits() == 1);
+            assertFalse(k.tryAcquire(), "the job (sleep) still runs: it keeps the killed run's permit");
+            sleep.destroyForcibly();                         // the job ends
+            Cli.awaitCondition("the killed run's permit comes back once its job has ended", LIMIT, () -> k.availablePermits() == 1);
             assertTrue(k.tryAcquire(), "the permit is takeable, once");
             assertEquals(0, k.availablePermits());
             k.release();

@@ -160,6 +160,14 @@ public final class SharedSlotStore implements PermitStore {
         return fds;
     }
 
+    /**
+     * The descriptor of this process's open file description of the memfd, which holds its slot's
+     * liveness lock: while any process has a copy open, the slot's owner counts as alive.
+     */
+    public int lifetimeFd() {
+        return memory.fd();
+    }
+
     /** The permit slots, for status and tests. */
     public SlotPermits slots() {
         return permits;

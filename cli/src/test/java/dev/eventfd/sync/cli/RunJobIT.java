@@ -1,0 +1,92 @@
+package dev.eventfd.sync.cli;
+
+import dev.eventfd.sync.EventFdSemaphore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code run} runs a whole job: the permit is held until every process the command started has
+ * exited, signals reach the job's process group, a second signal kills the job, and a job whose
+ * {@code run} was killed with SIGKILL keeps the permit while it runs. This test JVM has the name open
+ * throughout, as another participant does in a contended use (a name with no participant left is
+ * created afresh by the next opener: see the README).
+ */
+class RunJobIT {
+
+    private static final Duration LIMIT = Duration.ofSeconds(60);
+
+    /** The CLI's descendant that runs {@code sleep 30}. */
+    private static Optional<ProcessHandle> sleep30(Cli.Running run) {
+        return run.process().toHandle().descendants()
+                .filter(h -> h.info().command().map(c -> c.endsWith("/sleep")).orElse(false)
+                        && h.info().arguments().map(a -> a.length == 1 && a[0].equals("30")).orElse(false))
+                .findFirst();
+    }
+
+    @Test
+    @Timeout(120)
+    void aSecondJobNeverRunsBesideAProcessTheFirstLeftBehind(@TempDir Path tmp) throws Exception {
+        Path done = tmp.resolve("first-done");
+        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
+            // the command exits at once; the process it left behind works for 2 s more
+            Cli.Running first = cli.start("run", "X", "sh", "-c", "(sleep 2; touch " + done + ") & exit 0");
+            Cli.awaitCondition("the first job holds the permit", LIMIT, () -> x.availablePermits() == 0 || !first.process().isAlive());
+            Cli.Result second = cli.run(LIMIT, "run", "X", "sh", "-c", "test -e " + done);
+            assertEquals(0, second.exit(), () -> "the second job ran before the first one's last process had ended; " + second.all());
+            Cli.Result firstResult = first.await(LIMIT);
+            assertEquals(0, firstResult.exit(), "the command's own status: " + firstResult.all());
+            assertEquals(1, x.availablePermits());
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void sigtermReachesEveryProcessOfTheJobAndASecondSignalKillsIt(@TempDir Path tmp) throws Exception {
+        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
+            // a sleep that takes SIGTERM, beside a shell that ignores it (and whose later sleeps inherit that)
+            Cli.Running run = cli.start("run", "X", "sh", "-c", "sleep 30 & trap '' TERM; while :; do sleep 0.2; done");
+            Cli.awaitCondition("the job's sleep runs", LIMIT, () -> sleep30(run).isPresent() || !run.process().isAlive());
+            ProcessHandle sleep = sleep30(run).orElseThrow(() -> new AssertionError("the CLI ended early"));
+            assertTrue(run.process().toHandle().destroy(), "SIGTERM sent to the CLI");
+            Cli.awaitCondition("the sleep (not the CLI's child) gets the SIGTERM", Duration.ofSeconds(20), () -> !sleep.isAlive());
+            assertTrue(run.process().isAlive(), "the shell ignores SIGTERM: the CLI waits for it");
+            assertEquals(0, x.availablePermits(), "the permit is held while the job runs");
+            assertTrue(run.process().toHandle().destroy(), "a second SIGTERM");
+            Cli.Result r = run.await(LIMIT);
+            assertEquals(128 + 9, r.exit(), () -> "the second signal killed the job; " + r.all());
+            assertEquals(1, x.availablePermits(), "and the permit came back");
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aJobWhoseRunWasKilledWithSigkillKeepsThePermitUntilItsLastProcessEnds(@TempDir Path tmp) throws Exception {
+        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
+            Cli.Running run = cli.start("run", "X", "sh", "-c", "sleep 30 & sleep 30; wait");
+            Cli.awaitCondition("the job runs", LIMIT, () -> sleep30(run).isPresent() || !run.process().isAlive());
+            List<ProcessHandle> job = run.process().toHandle().descendants().toList();
+            run.process().destroyForcibly();                 // SIGKILL of the CLI: no handler runs
+            run.process().waitFor();
+            assertTrue(job.stream().allMatch(ProcessHandle::isAlive), "the job outlives the CLI");
+            Cli.Result meanwhile = cli.run(LIMIT, "run", "-n", "X", "true");
+            assertEquals(75, meanwhile.exit(), () -> "no second job while the first one's processes run; " + meanwhile.all());
+            assertFalse(x.tryAcquire(), "nor anyone else");
+            job.forEach(ProcessHandle::destroyForcibly);
+            for (ProcessHandle h : job) h.onExit().get();
+            Cli.Result next = cli.run(LIMIT, "run", "-w", "10s", "X", "true");
+            assertEquals(0, next.exit(), () -> "the permit comes back once the job has ended; " + next.all());
+            assertTrue(Files.isDirectory(tmp));
+        }
+    }
+}
