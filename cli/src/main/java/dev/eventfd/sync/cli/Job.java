@@ -84,6 +84,11 @@ final class Job {
     private static final MethodHandle PTHREAD_SIGMASK = call("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle WAITPID = call("waitpid", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT),
             Linker.Option.captureCallState("errno"));
+    private static final MethodHandle WAITID = call("waitid", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+    private static final int P_ALL = 0, WEXITED = 4, WNOWAIT = 0x01000000;
+    /** siginfo_t: 128 bytes; for SIGCHLD, si_pid at offset 16 (x86_64 and aarch64). */
+    private static final long SIGINFO = 128, SI_PID = 16;
     private static final MethodHandle KILL = call("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle ISATTY = call("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle TCGETPGRP = call("tcgetpgrp", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -98,6 +103,12 @@ final class Job {
 
     /** The process group of the job: the command's pid. */
     final int group;
+    /**
+     * Set, under this object's lock, once the command has exited and before it is reaped: until then
+     * its zombie keeps the group's id from being reused, so a signal sent while this is false can
+     * only reach the job. Guarded by {@code this}.
+     */
+    private boolean leaderExited;
     /** The terminal's foreground group to give back, or 0 if the job did not take the terminal. */
     private final int foregroundBefore;
 
@@ -182,10 +193,21 @@ final class Job {
         return (int) ISATTY.invokeExact(0) == 1 && (int) TCGETPGRP.invokeExact(0) == (int) GETPGRP.invokeExact();
     }
 
-    /** Sends {@code signal} to every process of the job's group. */
-    void signal(int signal) {
+    /**
+     * Sends {@code signal} to every process of the job's group; once the command has exited (the
+     * group's id may then be free, and another group could get it), to this process's children.
+     */
+    synchronized void signal(int signal) {
         try {
-            int ignored = (int) KILL.invokeExact(-group, signal);
+            if (!leaderExited) {
+                int ignored = (int) KILL.invokeExact(-group, signal);
+                return;
+            }
+            // the group's id may be reused now; the job's processes left are this process's children
+            // (orphans come to the subreaper), whose pids stay theirs until this process reaps them
+            for (ProcessHandle h : ProcessHandle.current().children().toList()) {
+                int ignored = (int) KILL.invokeExact((int) h.pid(), signal);
+            }
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -194,7 +216,7 @@ final class Job {
     /** Kills the job: its group, and every descendant of this process (those that left the group too). */
     void killAll() {
         signal(SIGKILL);
-        ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+        ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);   // children: their pids are ours to reap
     }
 
     /**
@@ -204,9 +226,24 @@ final class Job {
     int awaitAll() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment status = arena.allocate(JAVA_INT), errno = arena.allocate(ERRNO_STATE);
+            MemorySegment info = arena.allocate(SIGINFO, 8);
             int result = -1;
             for (;;) {
-                int pid = (int) WAITPID.invokeExact(errno, -1, status, 0);
+                // see who exited without reaping it, so that signal() learns of the command's exit first
+                info.fill((byte) 0);
+                if ((int) WAITID.invokeExact(errno, P_ALL, 0, info, WEXITED | WNOWAIT) != 0) {
+                    int e = (int) ERRNO.get(errno, 0L);
+                    if (e == EINTR) continue;
+                    if (e == ECHILD) break;                  // nothing of the job is left
+                    throw new IllegalStateException("waitid failed: errno " + e);
+                }
+                int exited = info.get(JAVA_INT, SI_PID);
+                if (exited == group) {
+                    synchronized (this) {
+                        leaderExited = true;
+                    }
+                }
+                int pid = (int) WAITPID.invokeExact(errno, exited, status, 0);
                 if (pid == group) {
                     int s = status.get(JAVA_INT, 0);
                     result = (s & 0x7f) == 0 ? (s >> 8) & 0xff : 128 + (s & 0x7f);

@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
             "  1:an internal failure (one line; --debug shows the stack trace)",
             "  2:usage error (one line naming the problem and the rule)",
             " 75:run -n/--nonblock: no permit was free (EX_TEMPFAIL; -E sets another)",
-            "124:run -w/--timeout: no permit within the time (as timeout(1); -E sets another)",
+            "124:run -w/--timeout: no permit within the time (-E sets another); run --job-timeout: the job ran too long (as timeout(1))",
             "126:run: the command is not executable",
             "127:run: the command was not found"})
 public final class Main implements Runnable {

@@ -56,6 +56,13 @@ final class RunCommand implements Callable<Integer> {
             description = "exit with CODE (0-255) instead of 75 or 124 when no permit was had")
     Integer conflictExitCode;
 
+    @Option(names = "--job-timeout", paramLabel = "D",
+            description = "send the job SIGTERM after it has run this long, SIGKILL 10 s later, and exit 124 (as timeout(1))")
+    Main.TypedDuration jobTimeout;
+
+    /** How long a job past its --job-timeout has between SIGTERM and SIGKILL. */
+    static final java.time.Duration KILL_AFTER = java.time.Duration.ofSeconds(10);
+
     @Option(names = {"-c", "--command"}, paramLabel = "STRING", description = "run STRING through /bin/sh -c instead of CMD")
     String shellCommand;
 
@@ -160,6 +167,24 @@ final class RunCommand implements Callable<Integer> {
             job.set(started);
         }
         Thread.interrupted();                    // an interrupt from before the command started is spent
-        return started.awaitAll();
+        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread timer = jobTimeout == null ? null : Thread.ofVirtual().name("job-timeout").start(() -> {
+            try {
+                Thread.sleep(jobTimeout.value());
+                timedOut.set(true);
+                System.err.println("eventfd-sync run: the job ran past --job-timeout " + jobTimeout + ": SIGTERM");
+                started.signal(Job.SIGTERM);
+                Thread.sleep(KILL_AFTER);
+                started.killAll();
+            } catch (InterruptedException jobEnded) {
+                // the job ended first
+            }
+        });
+        try {
+            int status = started.awaitAll();
+            return timedOut.get() ? Main.EXIT_TIMEOUT : status;
+        } finally {
+            if (timer != null) timer.interrupt();
+        }
     }
 }

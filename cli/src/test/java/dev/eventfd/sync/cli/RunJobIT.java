@@ -71,6 +71,38 @@ class RunJobIT {
 
     @Test
     @Timeout(120)
+    void aSignalAfterTheCommandExitedReachesWhatItLeftBehind(@TempDir Path tmp) throws Exception {
+        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
+            Cli.Running run = cli.start("run", "X", "sh", "-c", "sleep 30 & exit 0");
+            Cli.awaitCondition("the command has exited and left sleep to the CLI", LIMIT, () -> run.process().toHandle().children()
+                    .anyMatch(h -> h.info().command().map(c -> c.endsWith("/sleep")).orElse(false)) || !run.process().isAlive());
+            ProcessHandle sleep = sleep30(run).orElseThrow(() -> new AssertionError("the CLI ended early"));
+            assertEquals(run.pid(), sleep.parent().map(ProcessHandle::pid).orElse(-1L), "the subreaper adopted the orphan");
+            assertTrue(run.process().toHandle().destroy(), "SIGTERM to the CLI");
+            Cli.Result r = run.await(LIMIT);
+            assertFalse(sleep.isAlive(), "the orphan got the SIGTERM");
+            assertEquals(0, r.exit(), () -> "the command's own status; " + r.all());
+            assertEquals(1, x.availablePermits());
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aJobPastItsJobTimeoutIsTerminatedAndRunExits124(@TempDir Path tmp) throws Exception {
+        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
+            Cli.Running run = cli.start("run", "--job-timeout", "1.5s", "X", "sh", "-c", "sleep 30 & sleep 30; wait");
+            Cli.awaitCondition("the job runs", LIMIT, () -> sleep30(run).isPresent() || !run.process().isAlive());
+            List<ProcessHandle> job = run.process().toHandle().descendants().toList();
+            Cli.Result r = run.await(LIMIT);
+            assertEquals(124, r.exit(), r::all);
+            assertTrue(r.err().contains("the job ran past --job-timeout 1.5s"), r::all);
+            assertTrue(job.stream().noneMatch(ProcessHandle::isAlive), "every process of the job is gone");
+            assertEquals(1, x.availablePermits());
+        }
+    }
+
+    @Test
+    @Timeout(120)
     void aJobWhoseRunWasKilledWithSigkillKeepsThePermitUntilItsLastProcessEnds(@TempDir Path tmp) throws Exception {
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
             Cli.Running run = cli.start("run", "X", "sh", "-c", "sleep 30 & sleep 30; wait");
