@@ -44,7 +44,7 @@ public final class Main implements Runnable {
     boolean debug;
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        Exit.now(commandLine().execute(args));
     }
 
     static CommandLine commandLine() {
@@ -119,7 +119,7 @@ public final class Main implements Runnable {
     /** With no command: the demo. */
     @Override
     public void run() {
-        System.exit(commandLine().execute("demo"));
+        Exit.now(commandLine().execute("demo"));
     }
 
     /**
