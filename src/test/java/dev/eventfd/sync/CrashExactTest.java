@@ -164,7 +164,7 @@ class CrashExactTest extends NamedObjectsTest {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (!ProcFs.watchesExitOf(holderPid)) {        // the event path, not a dying participant's scan
                     assertTrue(System.nanoTime() < deadline, "round " + round + ": the holder's exit was never watched");
-                    Thread.onSpinWait();
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));   // a polling pause between reads of /proc
                 }
                 long killedAt = System.nanoTime();
                 killAndWait(c);

@@ -5,11 +5,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,12 +24,26 @@ class RunJobIT {
 
     private static final Duration LIMIT = Duration.ofSeconds(60);
 
-    /** The CLI's descendant that runs {@code sleep 30}. */
-    private static Optional<ProcessHandle> sleep30(Cli.Running run) {
+    /**
+     * The CLI's descendants that run {@code sleep 300}: longer than any test's timeout, so a job's
+     * sleep is gone only if something ended it.
+     */
+    private static List<ProcessHandle> longSleeps(Cli.Running run) {
         return run.process().toHandle().descendants()
                 .filter(h -> h.info().command().map(c -> c.endsWith("/sleep")).orElse(false)
-                        && h.info().arguments().map(a -> a.length == 1 && a[0].equals("30")).orElse(false))
-                .findFirst();
+                        && h.info().arguments().map(a -> a.length == 1 && a[0].equals("300")).orElse(false))
+                .toList();
+    }
+
+    /** Starts {@code run ARGS... sh -c SCRIPT} and waits until {@code sleeps} of its processes run {@code sleep 300}. */
+    private static Cli.Running startJob(Cli cli, int sleeps, String script, String... args) throws Exception {
+        List<String> all = new java.util.ArrayList<>(List.of("run"));
+        all.addAll(List.of(args));
+        all.addAll(List.of("X", "sh", "-c", script));
+        Cli.Running run = cli.start(all.toArray(String[]::new));
+        Cli.awaitCondition(sleeps + " sleep(s) of the job run", LIMIT, () -> longSleeps(run).size() >= sleeps || !run.process().isAlive());
+        assertTrue(run.process().isAlive(), () -> "the CLI ended early: " + run.err());
+        return run;
     }
 
     @Test
@@ -55,9 +67,8 @@ class RunJobIT {
     void sigtermReachesEveryProcessOfTheJobAndASecondSignalKillsIt(@TempDir Path tmp) throws Exception {
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
             // a sleep that takes SIGTERM, beside a shell that ignores it (and whose later sleeps inherit that)
-            Cli.Running run = cli.start("run", "X", "sh", "-c", "sleep 30 & trap '' TERM; while :; do sleep 0.2; done");
-            Cli.awaitCondition("the job's sleep runs", LIMIT, () -> sleep30(run).isPresent() || !run.process().isAlive());
-            ProcessHandle sleep = sleep30(run).orElseThrow(() -> new AssertionError("the CLI ended early"));
+            Cli.Running run = startJob(cli, 1, "sleep 300 & trap '' TERM; while :; do sleep 0.2; done");
+            ProcessHandle sleep = longSleeps(run).getFirst();
             assertTrue(run.process().toHandle().destroy(), "SIGTERM sent to the CLI");
             Cli.awaitCondition("the sleep (not the CLI's child) gets the SIGTERM", Duration.ofSeconds(20), () -> !sleep.isAlive());
             assertTrue(run.process().isAlive(), "the shell ignores SIGTERM: the CLI waits for it");
@@ -73,10 +84,10 @@ class RunJobIT {
     @Timeout(120)
     void aSignalAfterTheCommandExitedReachesWhatItLeftBehind(@TempDir Path tmp) throws Exception {
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
-            Cli.Running run = cli.start("run", "X", "sh", "-c", "sleep 30 & exit 0");
-            Cli.awaitCondition("the command has exited and left sleep to the CLI", LIMIT, () -> run.process().toHandle().children()
-                    .anyMatch(h -> h.info().command().map(c -> c.endsWith("/sleep")).orElse(false)) || !run.process().isAlive());
-            ProcessHandle sleep = sleep30(run).orElseThrow(() -> new AssertionError("the CLI ended early"));
+            Cli.Running run = startJob(cli, 1, "sleep 300 & exit 0");
+            ProcessHandle sleep = longSleeps(run).getFirst();
+            Cli.awaitCondition("the command has exited and left sleep to the CLI", LIMIT,
+                    () -> sleep.parent().map(ProcessHandle::pid).orElse(-1L) == run.pid() || !sleep.isAlive());
             assertEquals(run.pid(), sleep.parent().map(ProcessHandle::pid).orElse(-1L), "the subreaper adopted the orphan");
             assertTrue(run.process().toHandle().destroy(), "SIGTERM to the CLI");
             Cli.Result r = run.await(LIMIT);
@@ -90,8 +101,7 @@ class RunJobIT {
     @Timeout(120)
     void aJobPastItsJobTimeoutIsTerminatedAndRunExits124(@TempDir Path tmp) throws Exception {
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
-            Cli.Running run = cli.start("run", "--job-timeout", "1.5s", "X", "sh", "-c", "sleep 30 & sleep 30; wait");
-            Cli.awaitCondition("the job runs", LIMIT, () -> sleep30(run).isPresent() || !run.process().isAlive());
+            Cli.Running run = startJob(cli, 2, "sleep 300 & sleep 300; wait", "--job-timeout", "1.5s");
             List<ProcessHandle> job = run.process().toHandle().descendants().toList();
             Cli.Result r = run.await(LIMIT);
             assertEquals(124, r.exit(), r::all);
@@ -105,8 +115,7 @@ class RunJobIT {
     @Timeout(120)
     void aJobWhoseRunWasKilledWithSigkillKeepsThePermitUntilItsLastProcessEnds(@TempDir Path tmp) throws Exception {
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
-            Cli.Running run = cli.start("run", "X", "sh", "-c", "sleep 30 & sleep 30; wait");
-            Cli.awaitCondition("the job runs", LIMIT, () -> sleep30(run).isPresent() || !run.process().isAlive());
+            Cli.Running run = startJob(cli, 2, "sleep 300 & sleep 300; wait");
             List<ProcessHandle> job = run.process().toHandle().descendants().toList();
             run.process().destroyForcibly();                 // SIGKILL of the CLI: no handler runs
             run.process().waitFor();
@@ -118,7 +127,6 @@ class RunJobIT {
             for (ProcessHandle h : job) h.onExit().get();
             Cli.Result next = cli.run(LIMIT, "run", "-w", "10s", "X", "true");
             assertEquals(0, next.exit(), () -> "the permit comes back once the job has ended; " + next.all());
-            assertTrue(Files.isDirectory(tmp));
         }
     }
 }
