@@ -140,112 +140,192 @@ public final class Native {
     private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final StructLayout SCRATCH = MemoryLayout.structLayout(JAVA_LONG.withName("counter"), CAPTURE);
 
-    private static final MethodHandle EVENTFD;      // int eventfd(unsigned int initval, int flags)
-    private static final MethodHandle READ;         // ssize_t read(int fd, void *buf, size_t count)
-    private static final MethodHandle PREAD;        // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
-    private static final MethodHandle WRITE;        // ssize_t write(int fd, const void *buf, size_t count)
-    private static final MethodHandle CLOSE;        // int close(int fd)
-    private static final MethodHandle OPEN;         // int open(const char *path, int flags, ...)
-    private static final MethodHandle POLL;         // int poll(struct pollfd *fds, nfds_t nfds, int timeout)
-    private static final MethodHandle EPOLL_CREATE1;// int epoll_create1(int flags)
-    private static final MethodHandle EPOLL_CTL;    // int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
-    private static final MethodHandle EPOLL_WAIT;   // int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
-    private static final MethodHandle STRERROR;     // char *strerror(int errnum)
-    private static final MethodHandle SOCKET;       // int socket(int domain, int type, int protocol)
-    private static final MethodHandle BIND;         // int bind(int fd, const struct sockaddr *addr, socklen_t len)
-    private static final MethodHandle LISTEN;       // int listen(int fd, int backlog)
-    private static final MethodHandle ACCEPT4;      // int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
-    private static final MethodHandle CONNECT;      // int connect(int fd, const struct sockaddr *addr, socklen_t len)
-    private static final MethodHandle SENDMSG;      // ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
-    private static final MethodHandle RECVMSG;      // ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
-    private static final MethodHandle GETSOCKOPT;   // int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
-    private static final MethodHandle FLOCK;        // int flock(int fd, int operation)
-    private static final MethodHandle UNLINK;       // int unlink(const char *path)
-    private static final MethodHandle OPENAT;       // int openat(int dirfd, const char *path, int flags, ...)
-    private static final MethodHandle STATX;        // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
-    private static final MethodHandle FCHMOD;       // int fchmod(int fd, mode_t mode)
-    private static final MethodHandle CHMOD;        // int chmod(const char *path, mode_t mode)
-    private static final MethodHandle FCHOWNAT;     // int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
-    private static final MethodHandle UNLINKAT;     // int unlinkat(int dirfd, const char *path, int flags)
-    private static final MethodHandle LINKAT;       // int linkat(int olddirfd, const char *old, int newdirfd, const char *new, int flags)
-    private static final MethodHandle GETEUID;      // uid_t geteuid(void)
-    private static final MethodHandle GETEGID;      // gid_t getegid(void)
-    private static final MethodHandle GETGROUPS;    // int getgroups(int size, gid_t list[])
-    private static final MethodHandle MEMFD_CREATE; // int memfd_create(const char *name, unsigned int flags)
-    private static final MethodHandle FTRUNCATE;    // int ftruncate(int fd, off_t length)
-    private static final MethodHandle MMAP;         // void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-    private static final MethodHandle MUNMAP;       // int munmap(void *addr, size_t len)
-    private static final MethodHandle FCNTL_LOCK;   // int fcntl(int fd, int cmd, struct flock *lock)
-    private static final MethodHandle FCNTL_INT;    // int fcntl(int fd, int cmd, int arg)
-    private static final MethodHandle SYSCALL_2;    // long syscall(long number, long, long): pidfd_open
-
+    /*
+     * Each downcall handle lives in a holder class of its own, linked on first use: linking spins
+     * classes (about 5 ms a handle at start-up), and a short-lived process such as the command uses
+     * only some of the calls. A static final field of an initialized class is a constant to the JIT,
+     * as it would be in Native itself.
+     */
     static {
-        Availability.ensureAvailable();
-        Linker linker = Linker.nativeLinker();
-        SymbolLookup libc = linker.defaultLookup();
-        Linker.Option errno = Linker.Option.captureCallState("errno");
-        EVENTFD = bind(linker, libc, "eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
-        READ = bind(linker, libc, "read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), errno);
-        PREAD = bind(linker, libc, "pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), errno);
-        WRITE = bind(linker, libc, "write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), errno);
-        CLOSE = bind(linker, libc, "close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), errno);
-        OPEN = bind(linker, libc, "open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-                errno, Linker.Option.firstVariadicArg(2));
-        POLL = bind(linker, libc, "poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
-        EPOLL_CREATE1 = bind(linker, libc, "epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT), errno);
-        EPOLL_CTL = bind(linker, libc, "epoll_ctl",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), errno);
-        EPOLL_WAIT = bind(linker, libc, "epoll_wait",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), errno);
-        SOCKET = bind(linker, libc, "socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), errno);
-        BIND = bind(linker, libc, "bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), errno);
-        LISTEN = bind(linker, libc, "listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
-        ACCEPT4 = bind(linker, libc, "accept4",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), errno);
-        CONNECT = bind(linker, libc, "connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), errno);
-        SENDMSG = bind(linker, libc, "sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), errno);
-        RECVMSG = bind(linker, libc, "recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), errno);
-        GETSOCKOPT = bind(linker, libc, "getsockopt",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), errno);
-        FLOCK = bind(linker, libc, "flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
-        UNLINK = bind(linker, libc, "unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS), errno);
-        OPENAT = bind(linker, libc, "openat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-                errno, Linker.Option.firstVariadicArg(3));
-        STATX = bind(linker, libc, "statx",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), errno);
-        FCHMOD = bind(linker, libc, "fchmod", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
-        CHMOD = bind(linker, libc, "chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), errno);
-        FCHOWNAT = bind(linker, libc, "fchownat",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT), errno);
-        UNLINKAT = bind(linker, libc, "unlinkat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), errno);
-        LINKAT = bind(linker, libc, "linkat",
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT), errno);
-        GETEUID = bind(linker, libc, "geteuid", FunctionDescriptor.of(JAVA_INT));
-        GETEGID = bind(linker, libc, "getegid", FunctionDescriptor.of(JAVA_INT));
-        GETGROUPS = bind(linker, libc, "getgroups", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno);
-        MEMFD_CREATE = bind(linker, libc, "memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), errno);
-        FTRUNCATE = bind(linker, libc, "ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), errno);
-        MMAP = bind(linker, libc, "mmap",
-                FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), errno);
-        MUNMAP = bind(linker, libc, "munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), errno);
-        FCNTL_LOCK = bind(linker, libc, "fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
-                errno, Linker.Option.firstVariadicArg(2));
-        FCNTL_INT = bind(linker, libc, "fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
-                errno, Linker.Option.firstVariadicArg(2));
+        Availability.ensureAvailable();   // before the linker, which fails less clearly
+    }
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final Linker.Option ERRNO_CAPTURE = Linker.Option.captureCallState("errno");
+
+    private static final class Eventfd { // int eventfd(unsigned int initval, int flags)
+        static final MethodHandle HANDLE =
+                bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Read { // ssize_t read(int fd, void *buf, size_t count)
+        static final MethodHandle HANDLE =
+                bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), ERRNO_CAPTURE);
+    }
+    private static final class Pread { // ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+        static final MethodHandle HANDLE =
+                bind("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), ERRNO_CAPTURE);
+    }
+    private static final class Write { // ssize_t write(int fd, const void *buf, size_t count)
+        static final MethodHandle HANDLE =
+                bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), ERRNO_CAPTURE);
+    }
+    private static final class Close { // int close(int fd)
+        static final MethodHandle HANDLE =
+                bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Open { // int open(const char *path, int flags, ...)
+        static final MethodHandle HANDLE =
+                bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                        ERRNO_CAPTURE, Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Poll { // int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+        static final MethodHandle HANDLE =
+                bind("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class EpollCreate1 { // int epoll_create1(int flags)
+        static final MethodHandle HANDLE =
+                bind("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class EpollCtl { // int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+        static final MethodHandle HANDLE =
+                bind("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+                        ERRNO_CAPTURE);
+    }
+    private static final class EpollWait { // int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+        static final MethodHandle HANDLE =
+                bind("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                        ERRNO_CAPTURE);
+    }
+    private static final class Strerror { // char *strerror(int errnum)
+        static final MethodHandle HANDLE =
+                LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(
+                        ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)), JAVA_INT));
+    }
+    private static final class Socket { // int socket(int domain, int type, int protocol)
+        static final MethodHandle HANDLE =
+                bind("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Bind { // int bind(int fd, const struct sockaddr *addr, socklen_t len)
+        static final MethodHandle HANDLE =
+                bind("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Listen { // int listen(int fd, int backlog)
+        static final MethodHandle HANDLE =
+                bind("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Accept4 { // int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+        static final MethodHandle HANDLE =
+                bind("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Connect { // int connect(int fd, const struct sockaddr *addr, socklen_t len)
+        static final MethodHandle HANDLE =
+                bind("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Sendmsg { // ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+        static final MethodHandle HANDLE =
+                bind("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Recvmsg { // ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+        static final MethodHandle HANDLE =
+                bind("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Getsockopt { // int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+        static final MethodHandle HANDLE =
+                bind("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS),
+                        ERRNO_CAPTURE);
+    }
+    private static final class Flock { // int flock(int fd, int operation)
+        static final MethodHandle HANDLE =
+                bind("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Unlink { // int unlink(const char *path)
+        static final MethodHandle HANDLE =
+                bind("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS), ERRNO_CAPTURE);
+    }
+    private static final class Openat { // int openat(int dirfd, const char *path, int flags, ...)
+        static final MethodHandle HANDLE =
+                bind("openat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                        ERRNO_CAPTURE, Linker.Option.firstVariadicArg(3));
+    }
+    private static final class Statx { // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
+        static final MethodHandle HANDLE =
+                bind("statx", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS),
+                        ERRNO_CAPTURE);
+    }
+    private static final class Fchmod { // int fchmod(int fd, mode_t mode)
+        static final MethodHandle HANDLE =
+                bind("fchmod", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Chmod { // int chmod(const char *path, mode_t mode)
+        static final MethodHandle HANDLE =
+                bind("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Fchownat { // int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
+        static final MethodHandle HANDLE =
+                bind("fchownat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT),
+                        ERRNO_CAPTURE);
+    }
+    private static final class Unlinkat { // int unlinkat(int dirfd, const char *path, int flags)
+        static final MethodHandle HANDLE =
+                bind("unlinkat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Linkat { // int linkat(int olddirfd, const char *old, int newdirfd, const char *new, int flags)
+        static final MethodHandle HANDLE =
+                bind("linkat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT),
+                        ERRNO_CAPTURE);
+    }
+    private static final class Geteuid { // uid_t geteuid(void)
+        static final MethodHandle HANDLE =
+                bind("geteuid", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Getegid { // gid_t getegid(void)
+        static final MethodHandle HANDLE =
+                bind("getegid", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Getgroups { // int getgroups(int size, gid_t list[])
+        static final MethodHandle HANDLE =
+                bind("getgroups", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), ERRNO_CAPTURE);
+    }
+    private static final class MemfdCreate { // int memfd_create(const char *name, unsigned int flags)
+        static final MethodHandle HANDLE =
+                bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), ERRNO_CAPTURE);
+    }
+    private static final class Ftruncate { // int ftruncate(int fd, off_t length)
+        static final MethodHandle HANDLE =
+                bind("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), ERRNO_CAPTURE);
+    }
+    private static final class Mmap { // void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+        static final MethodHandle HANDLE =
+                bind("mmap", FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
+                        ERRNO_CAPTURE);
+    }
+    private static final class Munmap { // int munmap(void *addr, size_t len)
+        static final MethodHandle HANDLE =
+                bind("munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), ERRNO_CAPTURE);
+    }
+    private static final class FcntlLock { // int fcntl(int fd, int cmd, struct flock *lock)
+        static final MethodHandle HANDLE =
+                bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+                        ERRNO_CAPTURE, Linker.Option.firstVariadicArg(2));
+    }
+    private static final class FcntlInt { // int fcntl(int fd, int cmd, int arg)
+        static final MethodHandle HANDLE =
+                bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+                        ERRNO_CAPTURE, Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Syscall2 { // long syscall(long number, long, long): pidfd_open
         // syscall(2) reads every argument after the number as a long: pass longs, not ints
-        SYSCALL_2 = bind(linker, libc, "syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-                errno, Linker.Option.firstVariadicArg(1));
-        STRERROR = linker.downcallHandle(libc.find("strerror").orElseThrow(),
-                FunctionDescriptor.of(ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
-                        JAVA_INT));
+        static final MethodHandle HANDLE =
+                bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                        ERRNO_CAPTURE, Linker.Option.firstVariadicArg(1));
     }
 
     private Native() {}
 
-    private static MethodHandle bind(Linker linker, SymbolLookup libc, String name, FunctionDescriptor fd,
-                                     Linker.Option... options) {
-        return linker.downcallHandle(
-                libc.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name)),
+    private static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... options) {
+        return LINKER.downcallHandle(
+                LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name)),
                 fd, options);
     }
 
@@ -316,7 +396,7 @@ public final class Native {
     public static int eventfd(int initval, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) EVENTFD.invokeExact(captureState(s), initval, flags);
+            int fd = (int) Eventfd.HANDLE.invokeExact(captureState(s), initval, flags);
             if (fd < 0) throw failure("eventfd", errno(s));
             return fd;
         } catch (NativeCallException e) {
@@ -349,7 +429,7 @@ public final class Native {
     private static long readCounter(int fd, MemorySegment s) {
         try {
             MemorySegment buf = counterBuffer(s);
-            long n = (long) READ.invokeExact(captureState(s), fd, buf, 8L);
+            long n = (long) Read.HANDLE.invokeExact(captureState(s), fd, buf, 8L);
             if (n == 8) return buf.get(JAVA_LONG, 0);
             if (n < 0) {
                 int e = errno(s);
@@ -388,7 +468,7 @@ public final class Native {
         try {
             MemorySegment buf = counterBuffer(s);
             buf.set(JAVA_LONG, 0, value);
-            long n = (long) WRITE.invokeExact(captureState(s), fd, buf, 8L);
+            long n = (long) Write.HANDLE.invokeExact(captureState(s), fd, buf, 8L);
             if (n == 8) return true;
             if (n < 0) {
                 int e = errno(s);
@@ -425,7 +505,7 @@ public final class Native {
             MemorySegment pfd = s.asSlice(32, POLLFD.byteSize());
             pfd.set(JAVA_INT, 0, fd);
             pfd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
-            int r = (int) POLL.invokeExact(captureState(s), pfd, 1L, 0);
+            int r = (int) Poll.HANDLE.invokeExact(captureState(s), pfd, 1L, 0);
             if (r < 0) throw failure("poll", errno(s));
             short revents = pfd.get(ValueLayout.JAVA_SHORT, 6);
             if ((revents & 0x20) != 0) throw failure("poll", EBADF); // POLLNVAL: not an open descriptor
@@ -441,7 +521,7 @@ public final class Native {
     public static void close(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int r = (int) CLOSE.invokeExact(captureState(s), fd);
+            int r = (int) Close.HANDLE.invokeExact(captureState(s), fd);
             if (r < 0 && errno(s) != EINTR) throw failure("close", errno(s));
         } catch (NativeCallException e) {
             throw e;
@@ -454,7 +534,7 @@ public final class Native {
     public static int openReadOnly(String path) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) OPEN.invokeExact(captureState(s), arena.allocateFrom(path), O_RDONLY | O_CLOEXEC, 0);
+            int fd = (int) Open.HANDLE.invokeExact(captureState(s), arena.allocateFrom(path), O_RDONLY | O_CLOEXEC, 0);
             if (fd < 0) throw failure("open " + path, errno(s));
             return fd;
         } catch (NativeCallException e) {
@@ -469,7 +549,7 @@ public final class Native {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
             MemorySegment buf = arena.allocate(max);
-            long n = (long) PREAD.invokeExact(captureState(s), fd, buf, (long) max, 0L);
+            long n = (long) Pread.HANDLE.invokeExact(captureState(s), fd, buf, (long) max, 0L);
             if (n < 0) throw failure("pread", errno(s));
             return new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.US_ASCII);
         } catch (NativeCallException e) {
@@ -484,7 +564,7 @@ public final class Native {
     public static int epollCreate() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) EPOLL_CREATE1.invokeExact(captureState(s), EPOLL_CLOEXEC);
+            int fd = (int) EpollCreate1.HANDLE.invokeExact(captureState(s), EPOLL_CLOEXEC);
             if (fd < 0) throw failure("epoll_create1", errno(s));
             return fd;
         } catch (NativeCallException e) {
@@ -506,7 +586,7 @@ public final class Native {
             MemorySegment ev = arena.allocate(EPOLL_EVENT);
             EV_EVENTS.set(ev, 0L, events);
             EV_DATA.set(ev, 0L, data);
-            int r = (int) EPOLL_CTL.invokeExact(captureState(s), epfd, op, fd, ev);
+            int r = (int) EpollCtl.HANDLE.invokeExact(captureState(s), epfd, op, fd, ev);
             if (r == 0) return 0;
             int e = errno(s);
             if (e == tolerated) return -e;
@@ -536,7 +616,7 @@ public final class Native {
     public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMillis,
                                 MemorySegment captureState) {
         try {
-            int n = (int) EPOLL_WAIT.invokeExact(captureState, epfd, events, maxEvents, timeoutMillis);
+            int n = (int) EpollWait.HANDLE.invokeExact(captureState, epfd, events, maxEvents, timeoutMillis);
             if (n >= 0) return n;
             int e = (int) ERRNO.get(captureState, 0L);
             if (e == EINTR) return 0;
@@ -581,7 +661,7 @@ public final class Native {
     static int unixSocket() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) SOCKET.invokeExact(captureState(s), AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            int fd = (int) Socket.HANDLE.invokeExact(captureState(s), AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
             if (fd < 0) throw failure("socket", errno(s));
             return fd;
         } catch (NativeCallException e) {
@@ -596,10 +676,10 @@ public final class Native {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
             MemorySegment addr = sockaddr(arena, path);
-            if ((int) BIND.invokeExact(captureState(s), fd, addr, (int) addr.byteSize()) < 0) {
+            if ((int) Bind.HANDLE.invokeExact(captureState(s), fd, addr, (int) addr.byteSize()) < 0) {
                 throw failure("bind " + path, errno(s));
             }
-            if ((int) LISTEN.invokeExact(captureState(s), fd, backlog) < 0) throw failure("listen " + path, errno(s));
+            if ((int) Listen.HANDLE.invokeExact(captureState(s), fd, backlog) < 0) throw failure("listen " + path, errno(s));
         } catch (NativeCallException e) {
             throw e;
         } catch (Throwable t) {
@@ -612,7 +692,7 @@ public final class Native {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
             MemorySegment addr = sockaddr(arena, path);
-            if ((int) CONNECT.invokeExact(captureState(s), fd, addr, (int) addr.byteSize()) == 0) return 0;
+            if ((int) Connect.HANDLE.invokeExact(captureState(s), fd, addr, (int) addr.byteSize()) == 0) return 0;
             int e = errno(s);
             if (e == ECONNREFUSED || e == ENOENT || e == EAGAIN) return -e;
             throw failure("connect " + path, e);
@@ -627,7 +707,7 @@ public final class Native {
     static int accept(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int c = (int) ACCEPT4.invokeExact(captureState(s), fd, MemorySegment.NULL, MemorySegment.NULL,
+            int c = (int) Accept4.HANDLE.invokeExact(captureState(s), fd, MemorySegment.NULL, MemorySegment.NULL,
                     SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (c >= 0) return c;
             int e = errno(s);
@@ -684,7 +764,7 @@ public final class Native {
                 msg.set(ADDRESS, 32, control);
                 msg.set(JAVA_LONG, 40, control.byteSize());
             }
-            long n = (long) SENDMSG.invokeExact(captureState(s), fd, msg, MSG_NOSIGNAL);
+            long n = (long) Sendmsg.HANDLE.invokeExact(captureState(s), fd, msg, MSG_NOSIGNAL);
             if (n >= 0) return n;
             int e = errno(s);
             if (e == EAGAIN || e == EPIPE || e == ECONNRESET) return -e;
@@ -718,7 +798,7 @@ public final class Native {
             MemorySegment control = arena.allocate(cmsgSpace(Math.max(1, maxFds)), 8);
             msg.set(ADDRESS, 32, control);
             msg.set(JAVA_LONG, 40, control.byteSize());
-            long n = (long) RECVMSG.invokeExact(captureState(s), fd, msg, MSG_CMSG_CLOEXEC);
+            long n = (long) Recvmsg.HANDLE.invokeExact(captureState(s), fd, msg, MSG_CMSG_CLOEXEC);
             if (n < 0) {
                 int e = errno(s);
                 if (e == EAGAIN) return null;
@@ -767,14 +847,14 @@ public final class Native {
             MemorySegment cred = arena.allocate(12, 4);   // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
             MemorySegment len = arena.allocate(JAVA_INT);
             len.set(JAVA_INT, 0, 12);
-            if ((int) GETSOCKOPT.invokeExact(captureState(s), fd, SOL_SOCKET, SO_PEERCRED, cred, len) < 0) {
+            if ((int) Getsockopt.HANDLE.invokeExact(captureState(s), fd, SOL_SOCKET, SO_PEERCRED, cred, len) < 0) {
                 throw failure("getsockopt(SO_PEERCRED)", errno(s));
             }
             int[] groups = new int[0];
             for (int room = 64; ; room *= 4) {             // ERANGE: len now says how many bytes they need
                 MemorySegment list = arena.allocate(4L * room, 4);
                 len.set(JAVA_INT, 0, 4 * room);
-                if ((int) GETSOCKOPT.invokeExact(captureState(s), fd, SOL_SOCKET, SO_PEERGROUPS, list, len) == 0) {
+                if ((int) Getsockopt.HANDLE.invokeExact(captureState(s), fd, SOL_SOCKET, SO_PEERGROUPS, list, len) == 0) {
                     groups = list.asSlice(0, len.get(JAVA_INT, 0)).toArray(JAVA_INT);
                     break;
                 }
@@ -797,7 +877,7 @@ public final class Native {
     static int openAt(int dirfd, String name, int flags, int mode, int... tolerated) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) OPENAT.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), flags | O_CLOEXEC, mode);
+            int fd = (int) Openat.HANDLE.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), flags | O_CLOEXEC, mode);
             if (fd >= 0) return fd;
             int e = errno(s);
             for (int t : tolerated) if (e == t) return -e;
@@ -849,7 +929,7 @@ public final class Native {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
             MemorySegment buf = arena.allocate(STATX_BYTES, 8);
-            if ((int) STATX.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), flags, STATX_BASIC_STATS, buf) < 0) {
+            if ((int) Statx.HANDLE.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), flags, STATX_BASIC_STATS, buf) < 0) {
                 int e = errno(s);
                 if (e == ENOENT && !name.isEmpty()) return null;
                 throw failure(call, e);
@@ -868,7 +948,7 @@ public final class Native {
     static void fchmod(int fd, int mode) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            if ((int) FCHMOD.invokeExact(captureState(s), fd, mode) < 0) throw failure("fchmod", errno(s));
+            if ((int) Fchmod.HANDLE.invokeExact(captureState(s), fd, mode) < 0) throw failure("fchmod", errno(s));
         } catch (NativeCallException e) {
             throw e;
         } catch (Throwable t) {
@@ -884,7 +964,7 @@ public final class Native {
     static void fchmodPath(int opathFd, int mode) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            if ((int) CHMOD.invokeExact(captureState(s), arena.allocateFrom("/proc/self/fd/" + opathFd), mode) < 0) {
+            if ((int) Chmod.HANDLE.invokeExact(captureState(s), arena.allocateFrom("/proc/self/fd/" + opathFd), mode) < 0) {
                 throw failure("chmod /proc/self/fd/" + opathFd, errno(s));
             }
         } catch (NativeCallException e) {
@@ -898,7 +978,7 @@ public final class Native {
     static void fchgrp(int fd, int gid) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            if ((int) FCHOWNAT.invokeExact(captureState(s), fd, arena.allocateFrom(""), -1, gid, AT_EMPTY_PATH) < 0) {
+            if ((int) Fchownat.HANDLE.invokeExact(captureState(s), fd, arena.allocateFrom(""), -1, gid, AT_EMPTY_PATH) < 0) {
                 throw failure("fchown", errno(s));
             }
         } catch (NativeCallException e) {
@@ -912,7 +992,7 @@ public final class Native {
     static int unlinkAt(int dirfd, String name) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            if ((int) UNLINKAT.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), 0) == 0) return 0;
+            if ((int) Unlinkat.HANDLE.invokeExact(captureState(s), dirfd, arena.allocateFrom(name), 0) == 0) return 0;
             int e = errno(s);
             if (e == ENOENT || e == EPERM || e == EACCES) return -e;
             throw failure("unlinkat " + name, e);
@@ -927,7 +1007,7 @@ public final class Native {
     static int linkAt(int dirfd, String from, String to) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            if ((int) LINKAT.invokeExact(captureState(s), dirfd, arena.allocateFrom(from), dirfd,
+            if ((int) Linkat.HANDLE.invokeExact(captureState(s), dirfd, arena.allocateFrom(from), dirfd,
                     arena.allocateFrom(to), 0) == 0) {
                 return 0;
             }
@@ -944,7 +1024,7 @@ public final class Native {
     /** {@code geteuid()}. */
     static int geteuid() {
         try {
-            return (int) GETEUID.invokeExact();
+            return (int) Geteuid.HANDLE.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -954,11 +1034,11 @@ public final class Native {
     static int[] groups() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int egid = (int) GETEGID.invokeExact();
-            int n = (int) GETGROUPS.invokeExact(captureState(s), 0, MemorySegment.NULL);
+            int egid = (int) Getegid.HANDLE.invokeExact();
+            int n = (int) Getgroups.HANDLE.invokeExact(captureState(s), 0, MemorySegment.NULL);
             if (n < 0) throw failure("getgroups", errno(s));
             MemorySegment list = arena.allocate(4L * (n + 2), 4);  // egid first, room for one group more
-            n = (int) GETGROUPS.invokeExact(captureState(s), n + 1, list.asSlice(4));
+            n = (int) Getgroups.HANDLE.invokeExact(captureState(s), n + 1, list.asSlice(4));
             if (n < 0) throw failure("getgroups", errno(s));
             list.set(JAVA_INT, 0, egid);
             return list.asSlice(0, 4L * (n + 1)).toArray(JAVA_INT);
@@ -991,7 +1071,7 @@ public final class Native {
 
     private static boolean tryLockExclusive(int fd, MemorySegment s) {
         try {
-            if ((int) FLOCK.invokeExact(captureState(s), fd, LOCK_EX | LOCK_NB) == 0) return true;
+            if ((int) Flock.HANDLE.invokeExact(captureState(s), fd, LOCK_EX | LOCK_NB) == 0) return true;
             int e = errno(s);
             if (e == EAGAIN || e == EINTR) return false;
             throw failure("flock", e);
@@ -1006,7 +1086,7 @@ public final class Native {
     static void unlink(String path) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            if ((int) UNLINK.invokeExact(captureState(s), arena.allocateFrom(path)) < 0 && errno(s) != ENOENT) {
+            if ((int) Unlink.HANDLE.invokeExact(captureState(s), arena.allocateFrom(path)) < 0 && errno(s) != ENOENT) {
                 throw failure("unlink " + path, errno(s));
             }
         } catch (NativeCallException e) {
@@ -1026,11 +1106,11 @@ public final class Native {
     static int memfdCreate(String name, long bytes) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) MEMFD_CREATE.invokeExact(captureState(s), arena.allocateFrom(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+            int fd = (int) MemfdCreate.HANDLE.invokeExact(captureState(s), arena.allocateFrom(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
             if (fd < 0) throw failure("memfd_create", errno(s));
             String call = null;
-            if ((int) FTRUNCATE.invokeExact(captureState(s), fd, bytes) < 0) call = "ftruncate";
-            else if ((int) FCNTL_INT.invokeExact(captureState(s), fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+            if ((int) Ftruncate.HANDLE.invokeExact(captureState(s), fd, bytes) < 0) call = "ftruncate";
+            else if ((int) FcntlInt.HANDLE.invokeExact(captureState(s), fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
                 call = "fcntl F_ADD_SEALS";
             }
             if (call != null) {
@@ -1050,7 +1130,7 @@ public final class Native {
     static int seals(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            return (int) FCNTL_INT.invokeExact(captureState(s), fd, F_GET_SEALS, 0);
+            return (int) FcntlInt.HANDLE.invokeExact(captureState(s), fd, F_GET_SEALS, 0);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -1061,7 +1141,7 @@ public final class Native {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
             MemorySegment buf = arena.allocate(STATX_BYTES, 8);
-            if ((int) STATX.invokeExact(captureState(s), fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_BASIC_STATS, buf) < 0) {
+            if ((int) Statx.HANDLE.invokeExact(captureState(s), fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_BASIC_STATS, buf) < 0) {
                 throw failure("fstat", errno(s));
             }
             return buf.get(JAVA_LONG, 40);
@@ -1081,7 +1161,7 @@ public final class Native {
         String path = "/proc/self/fd/" + fd;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int r = (int) OPEN.invokeExact(captureState(s), arena.allocateFrom(path), O_RDWR | O_CLOEXEC | O_NOCTTY, 0);
+            int r = (int) Open.HANDLE.invokeExact(captureState(s), arena.allocateFrom(path), O_RDWR | O_CLOEXEC | O_NOCTTY, 0);
             if (r < 0) throw failure("open " + path, errno(s));
             return r;
         } catch (NativeCallException e) {
@@ -1095,7 +1175,7 @@ public final class Native {
     static long mapShared(int fd, long bytes) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            long addr = (long) MMAP.invokeExact(captureState(s), MemorySegment.NULL, bytes, PROT_READ | PROT_WRITE,
+            long addr = (long) Mmap.HANDLE.invokeExact(captureState(s), MemorySegment.NULL, bytes, PROT_READ | PROT_WRITE,
                     MAP_SHARED, fd, 0L);
             if (addr == -1L) throw failure("mmap", errno(s));
             return addr;
@@ -1110,7 +1190,7 @@ public final class Native {
     static void unmap(long addr, long bytes) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            if ((int) MUNMAP.invokeExact(captureState(s), addr, bytes) < 0) throw new AssertionError(failure("munmap", errno(s)));
+            if ((int) Munmap.HANDLE.invokeExact(captureState(s), addr, bytes) < 0) throw new AssertionError(failure("munmap", errno(s)));
         } catch (AssertionError e) {
             throw e;
         } catch (Throwable t) {
@@ -1129,7 +1209,7 @@ public final class Native {
     static int pidfdOpen(long pid) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
-            int fd = (int) (long) SYSCALL_2.invokeExact(captureState(s), SYS_PIDFD_OPEN, pid, 0L);
+            int fd = (int) (long) Syscall2.HANDLE.invokeExact(captureState(s), SYS_PIDFD_OPEN, pid, 0L);
             if (fd < 0) throw failure("pidfd_open", errno(s));
             return fd;
         } catch (NativeCallException e) {
@@ -1161,7 +1241,7 @@ public final class Native {
             fl.set(JAVA_LONG, 8, index);
             fl.set(JAVA_LONG, 16, 1L);
             int cmd = op == 2 ? F_OFD_GETLK : F_OFD_SETLK;
-            if ((int) FCNTL_LOCK.invokeExact(captureState(s), fd, cmd, fl) < 0) {
+            if ((int) FcntlLock.HANDLE.invokeExact(captureState(s), fd, cmd, fl) < 0) {
                 int e = errno(s);
                 if (op == 0 && (e == EAGAIN || e == EACCES)) return false;
                 throw failure(op == 2 ? "fcntl F_OFD_GETLK" : "fcntl F_OFD_SETLK", e);
@@ -1179,7 +1259,7 @@ public final class Native {
     /** The C library's description of an errno, e.g. "Too many open files". */
     static String strerror(int errno) {
         try {
-            MemorySegment p = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment p = (MemorySegment) Strerror.HANDLE.invokeExact(errno);
             return p.getString(0);
         } catch (Throwable t) {
             return "errno " + errno;

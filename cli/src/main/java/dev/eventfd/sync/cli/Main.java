@@ -5,7 +5,11 @@ import picocli.CommandLine.Command;
 
 import java.math.BigDecimal;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -16,8 +20,6 @@ import java.util.regex.Pattern;
  */
 @Command(name = "eventfd-sync", mixinStandardHelpOptions = true, version = "eventfd-sync 0.1.0",
         description = "Cross-process semaphores on Linux eventfd. With no command, runs the demo.",
-        subcommands = {DemoCommand.class, RunCommand.class, StatusCommand.class, ListCommand.class, BenchCommand.class,
-                DocsCommand.Man.class, DocsCommand.Completion.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {
             "  0:success (for run: the command's own status)",
@@ -43,16 +45,51 @@ public final class Main implements Runnable {
             description = "on an internal failure, print the stack trace too")
     boolean debug;
 
-    public static void main(String[] args) {
-        Exit.now(commandLine().execute(args));
+    /**
+     * The subcommands, in the order of the help. Building a subcommand's model reads its annotations
+     * through reflection, so a command line that names one builds only that one (the start of
+     * {@code run} is measured in {@code benchmarks/startup.sh}); anything else builds them all, for
+     * the help, the man page, the completion and the errors that list them ({@link #DESCRIBE_OTHERS}).
+     */
+    private static final Map<String, Supplier<Object>> SUBCOMMANDS = subcommands();
+
+    /** The subcommands that show the others, and so need them all. */
+    private static final Set<String> DESCRIBE_OTHERS = Set.of("help", "man", "completion");
+
+    private static Map<String, Supplier<Object>> subcommands() {
+        Map<String, Supplier<Object>> m = new LinkedHashMap<>();
+        m.put("demo", DemoCommand::new);
+        m.put("run", RunCommand::new);
+        m.put("status", StatusCommand::new);
+        m.put("list", ListCommand::new);
+        m.put("bench", BenchCommand::new);
+        m.put("man", DocsCommand.Man::new);
+        m.put("completion", DocsCommand.Completion::new);
+        m.put("help", CommandLine.HelpCommand::new);
+        return m;
     }
 
+    public static void main(String[] args) {
+        Exit.now(commandLine(args.length > 0 ? args[0] : null).execute(args));
+    }
+
+    /** The whole command, every subcommand included. */
     static CommandLine commandLine() {
+        return commandLine(null);
+    }
+
+    /** The command with only the subcommand {@code first} if it names one that stands alone, else with all. */
+    private static CommandLine commandLine(String first) {
         CommandLine cl = new CommandLine(new Main());
+        boolean alone = SUBCOMMANDS.containsKey(first) && !DESCRIBE_OTHERS.contains(first);
+        SUBCOMMANDS.forEach((name, command) -> {
+            if (!alone || name.equals(first)) cl.addSubcommand(name, command.get());
+        });
         cl.registerConverter(TypedDuration.class, TypedDuration::parse);
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler(Main::internalFailure);
-        cl.getSubcommands().get("run").setStopAtPositional(true);   // the first word that is no option starts CMD
+        CommandLine run = cl.getSubcommands().get("run");
+        if (run != null) run.setStopAtPositional(true);                // the first word that is no option starts CMD
         return cl;
     }
 
@@ -119,7 +156,7 @@ public final class Main implements Runnable {
     /** With no command: the demo. */
     @Override
     public void run() {
-        Exit.now(commandLine().execute("demo"));
+        Exit.now(commandLine("demo").execute("demo"));
     }
 
     /**
