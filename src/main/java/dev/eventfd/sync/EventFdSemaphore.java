@@ -364,7 +364,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      *
      * <p>For a process that joins, {@code permits} is ignored: the semaphore has whatever permits its
      * participants have left it. The name lives as long as any process has it open, whoever created
-     * it; once the last one has closed it or exited, the next {@code open} creates it afresh. Each
+     * it; once the last one has closed it or exited, the next {@code open} creates it afresh (unless
+     * processes that were handed its {@linkplain #lifetimeDescriptors() lifetime descriptors} still
+     * run: see {@link OrphanedPermitsException}). Each
      * participant serves newcomers over a UNIX socket in a per-user directory
      * ({@code $XDG_RUNTIME_DIR/eventfd-sync}, else {@code <java.io.tmpdir>/eventfd-sync-<uid>}, mode
      * 0700), and answers processes of the same user only. Sharing between users is an explicit
@@ -380,6 +382,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * @throws IllegalArgumentException if the name is not acceptable or {@code permits} is negative
      * @throws IllegalStateException    if a participant answers with another protocol version or for
      *                                  another kind of object, or the directory is not safe to use
+     * @throws OrphanedPermitsException if no participant is left but processes it was handed to
+     *                                  still hold permits (retry once they have exited)
      */
     public static EventFdSemaphore open(String name, int permits, boolean fair) {
         return open(name, permits, fair, Store.SHARED_MEMORY);
@@ -788,26 +792,30 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     }
 
     /**
-     * The descriptor whose open file description keeps this process's holdings of the named
-     * semaphore alive: the kernel releases its liveness lock only when the last descriptor of it,
-     * in any process, is closed. Give a copy to the processes that do the work the permits guard,
-     * as {@code flock(1)} gives its lock to the command: duplicate it without {@code FD_CLOEXEC}
-     * and let them inherit it. If this process then dies, what it held is not recovered until every
-     * one of them has exited (or closed the copy), so no more holders run at once than there are
-     * permits. {@link #close()} returns what this process holds whoever else has a copy. Valid until
-     * {@code close()}; do not close it.
+     * The descriptors whose open file descriptions keep this process's holdings of the named
+     * semaphore alive, in a new array: the first holds this process's liveness lock in the shared
+     * store, the second its lease on the name. The kernel releases each lock only when the last
+     * descriptor of its description, in any process, is closed. Give copies of both to the processes
+     * that do the work the permits guard, as {@code flock(1)} gives its lock to the command: duplicate
+     * them without {@code FD_CLOEXEC} and let them inherit them. If this process then dies, what it
+     * held is not recovered until every one of them has exited (or closed its copies), so no more
+     * holders run at once than there are permits: the other participants keep the permits counted as
+     * held, and if no participant is left, {@code open} of the name throws
+     * {@link OrphanedPermitsException} instead of creating it afresh beside them. {@link #close()}
+     * returns what this process holds whoever else has copies. Valid until {@code close()}; do not
+     * close them.
      *
      * @throws UnsupportedOperationException if the semaphore is on the kernel-counter store, which
      *                                       does not know who holds permits
      * @throws ClosedException               if this semaphore is closed
      */
-    public int lifetimeDescriptor() {
+    public int[] lifetimeDescriptors() {
         ensureOpen();
         if (!(store instanceof SharedSlotStore s)) {
-            throw new UnsupportedOperationException("a semaphore on the kernel-counter store has no lifetime descriptor: "
+            throw new UnsupportedOperationException("a semaphore on the kernel-counter store has no lifetime descriptors: "
                     + "its permits do not come back when a holder dies");
         }
-        return s.lifetimeFd();
+        return new int[] {s.lifetimeFd(), participant.leaseDescriptor()};
     }
 
     /**

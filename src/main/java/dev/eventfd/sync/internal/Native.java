@@ -97,7 +97,7 @@ public final class Native {
     static final int PROT_READ = 1, PROT_WRITE = 2;
     static final int MAP_SHARED = 1;
     static final int F_OFD_GETLK = 36, F_OFD_SETLK = 37;
-    static final short F_WRLCK = 1, F_UNLCK = 2;
+    static final short F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
     /** sizeof(sun_path) */
     public static final int UNIX_PATH_MAX = 108;
 
@@ -1227,23 +1227,24 @@ public final class Native {
 
     /**
      * An open file description lock on byte {@code index} of {@code fd}'s file: taken
-     * ({@code F_OFD_SETLK}, write lock), dropped, or tested ({@code F_OFD_GETLK}: whether a lock of
-     * another open file description holds it). Never waits.
+     * ({@code F_OFD_SETLK}, a write lock, or with op 3 a read lock, which needs only read access),
+     * dropped, or tested ({@code F_OFD_GETLK}: whether a lock of another open file description, read
+     * or write, holds it). Never waits.
      *
-     * @param op 0 take, 1 drop, 2 test
+     * @param op 0 take, 1 drop, 2 test, 3 take shared
      * @return take: whether it was taken; drop: true; test: whether another description holds it
      */
     static boolean byteLock(int fd, long index, int op) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = scratch(arena);
             MemorySegment fl = arena.allocate(FLOCK_BYTES, 8);
-            fl.set(ValueLayout.JAVA_SHORT, 0, op == 1 ? F_UNLCK : F_WRLCK);
+            fl.set(ValueLayout.JAVA_SHORT, 0, op == 1 ? F_UNLCK : op == 3 ? F_RDLCK : F_WRLCK);
             fl.set(JAVA_LONG, 8, index);
             fl.set(JAVA_LONG, 16, 1L);
             int cmd = op == 2 ? F_OFD_GETLK : F_OFD_SETLK;
             if ((int) FcntlLock.HANDLE.invokeExact(captureState(s), fd, cmd, fl) < 0) {
                 int e = errno(s);
-                if (op == 0 && (e == EAGAIN || e == EACCES)) return false;
+                if ((op == 0 || op == 3) && (e == EAGAIN || e == EACCES)) return false;
                 throw failure(op == 2 ? "fcntl F_OFD_GETLK" : "fcntl F_OFD_SETLK", e);
             }
             return op != 2 || fl.get(ValueLayout.JAVA_SHORT, 0) != F_UNLCK;

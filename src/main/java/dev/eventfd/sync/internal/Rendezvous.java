@@ -1,6 +1,7 @@
 package dev.eventfd.sync.internal;
 
 import dev.eventfd.sync.NativeCallException;
+import dev.eventfd.sync.OrphanedPermitsException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -45,6 +46,16 @@ import dev.eventfd.sync.internal.store.SlotPermits;
  * (the last participant leaving, an {@code openExisting} that found nobody) first removes the lock
  * file, so names leave nothing behind; a waiter that then gets the removed file sees that the
  * directory no longer names it and starts again with the current one.
+ *
+ * <p>Each participant also holds a <em>lease</em> for its life: a read lock (OFD, byte 0) on an open
+ * file description of its own of the lock file. The kernel drops it when the last copy of that
+ * description is closed, in whatever process: a participant may hand copies to processes that do
+ * its work (with a semaphore's lifetime descriptor), and those keep it held after the participant
+ * has died. A newcomer that finds no participant tests the lease under the flock before it creates
+ * the object: a lease still held means that processes outlived every participant while holding
+ * permits of an object nobody can reach any more, and creating it afresh would let more holders run
+ * than it has permits, so {@code open} refuses ({@link OrphanedPermitsException}) until they have
+ * exited. The lock file is removed only when no lease is held, so the newcomer finds it.
  *
  * <p>Every file in the directory is reached relative to the directory's descriptor and never through
  * a symbolic link: a socket is opened {@code O_PATH | O_NOFOLLOW}, checked to be a socket, connected to
@@ -167,10 +178,15 @@ public final class Rendezvous implements AutoCloseable {
     /** The group whose members are answered too (a shared directory), or -1. */
     private final int sharedGid;
     private final Thread server;
+    /**
+     * This participant's lease: its own open file description of the name's lock file, holding a read
+     * lock (OFD) on byte 0 for the participant's life. See {@link #leaseDescriptor()}.
+     */
+    private final int lease;
 
-    /** Takes {@code dir} and {@code bound}: both are closed with this participant. */
+    /** Takes {@code dir}, {@code bound} and {@code lease}: all are closed with this participant. */
     private Rendezvous(Kind kind, NativeFd[] descriptors, int initial, Directory dir, String prefix, Bound bound,
-                       int ownUid) {
+                       int lease, int ownUid) {
         this.kind = kind;
         this.descriptors = descriptors;
         this.initial = initial;
@@ -182,6 +198,7 @@ public final class Rendezvous implements AutoCloseable {
         this.lockName = prefix + "lock";
         this.ownUid = ownUid;
         this.sharedGid = dir.sharedGid();
+        this.lease = lease;
         this.server = Thread.ofVirtual().name("eventfd-sync serving " + socketName).start(this::serve);
     }
 
@@ -212,22 +229,28 @@ public final class Rendezvous implements AutoCloseable {
             try {
                 Opened joined = join(kind, dir, prefix, patience);
                 if (joined == null && !mayCreate) return null;
-                NativeFd[] fds = joined != null ? joined.descriptors() : create.get();
-                int init = joined != null ? joined.initial() : initial;
+                if (joined == null && Native.byteLock(lock, 0, 2)) throw new OrphanedPermitsException(name);
+                int lease = takeLease(dir, prefix + "lock", lock, patience);
                 try {
-                    Bound bound = bind(dir, prefix);
+                    NativeFd[] fds = joined != null ? joined.descriptors() : create.get();
+                    int init = joined != null ? joined.initial() : initial;
                     try {
-                        Rendezvous participant = new Rendezvous(kind, fds, init, dir, prefix, bound, uid);
-                        handedOver = true;
-                        return new Opened(fds, init, joined == null, participant);
+                        Bound bound = bind(dir, prefix);
+                        try {
+                            Rendezvous participant = new Rendezvous(kind, fds, init, dir, prefix, bound, lease, uid);
+                            handedOver = true;
+                            return new Opened(fds, init, joined == null, participant);
+                        } catch (RuntimeException | Error e) {
+                            bound.listener().close();
+                            Native.unlinkAt(dir.fd(), bound.name());
+                            throw e;
+                        }
                     } catch (RuntimeException | Error e) {
-                        bound.listener().close();
-                        Native.unlinkAt(dir.fd(), bound.name());
+                        for (NativeFd fd : fds) fd.close();
                         throw e;
                     }
-                } catch (RuntimeException | Error e) {
-                    for (NativeFd fd : fds) fd.close();
-                    throw e;
+                } finally {
+                    if (!handedOver) Native.close(lease);
                 }
             } finally {
                 unlock(dir, prefix + "lock", prefix, lock);
@@ -365,10 +388,23 @@ public final class Rendezvous implements AutoCloseable {
             listener.close();             // the server wakes with CLOSED and ends
             if (socketFile.sameFile(Native.lstatAt(dir.fd(), socketName))) Native.unlinkAt(dir.fd(), socketName);
         } finally {
+            Native.close(lease);          // drops the lease, unless a process it was handed to has a copy
             if (lock >= 0) unlock(dir, lockName, prefix, lock);
             dir.close();
             patience.end();
         }
+    }
+
+    /**
+     * This participant's lease descriptor: an open file description of the name's lock file holding a
+     * read lock on its byte 0. A process this participant hands a copy to (with a semaphore's lifetime
+     * descriptor, see {@code EventFdSemaphore.lifetimeDescriptors()}) keeps the lease held after
+     * every participant has gone: the name then is not created afresh beside the permits such a
+     * process still holds of the object nobody serves any more ({@link OrphanedPermitsException}).
+     * Valid until {@link #close()}.
+     */
+    public int leaseDescriptor() {
+        return lease;
     }
 
     // ------------------------------------------------------------------ names and the directory
@@ -558,20 +594,45 @@ public final class Rendezvous implements AutoCloseable {
     }
 
     /**
-     * Releases the name's lock, first removing the lock file when no socket of the name is left: the
-     * last participant has gone (or none came), and the name leaves nothing behind. Only the holder
-     * removes it, and only while it is still the file the directory names. One that cannot be removed
-     * (a member's, in a sticky directory) stays, harmlessly.
+     * Releases the name's lock, first removing the lock file when no socket of the name is left and
+     * no lease is held: the last participant has gone (or none came), and the name leaves nothing
+     * behind. A lease still held (by a process a participant handed it to) keeps the file, so that
+     * the next opener finds it. Only the holder removes it, and only while it is still the file the
+     * directory names. One that cannot be removed (a member's, in a sticky directory) stays,
+     * harmlessly.
      */
     private static void unlock(Directory dir, String lockName, String prefix, int fd) {
         try {
-            if (sockets(dir, prefix).isEmpty() && Native.fstat(fd).sameFile(Native.lstatAt(dir.fd(), lockName))) {
+            if (sockets(dir, prefix).isEmpty() && !Native.byteLock(fd, 0, 2)
+                    && Native.fstat(fd).sameFile(Native.lstatAt(dir.fd(), lockName))) {
                 Native.unlinkAt(dir.fd(), lockName);
             }
         } catch (RuntimeException housekeepingOnly) {
             // the lock is released below all the same
         } finally {
             Native.close(fd);             // releases the flock
+        }
+    }
+
+    /**
+     * Opens a description of its own of the name's lock file (the one {@code lock}, which holds the
+     * name's flock, describes) and takes a read lock on its byte 0: the participant's lease. Read
+     * locks never conflict with each other, and the only test for one ({@code open} before it creates)
+     * runs under the flock, so this never fails for a conflict.
+     */
+    private static int takeLease(Directory dir, String lockName, int lock, Patience patience) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LOCK_MILLIS);
+        int lease = openLockFile(dir, lockName, deadline, patience);
+        boolean taken = false;
+        try {
+            // under the flock the file cannot be removed or replaced: this is the same file
+            if (!Native.fstat(lease).sameFile(Native.fstat(lock)) || !Native.byteLock(lease, 0, 3)) {
+                throw new IllegalStateException("could not take the lease on " + dir.describe(lockName));
+            }
+            taken = true;
+            return lease;
+        } finally {
+            if (!taken) Native.close(lease);
         }
     }
 

@@ -20,10 +20,10 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * A whole job: the command and every process it starts. The command is spawned ({@code posix_spawnp})
  * in a process group of its own, so a signal reaches all of it; this process is a child subreaper
  * ({@code PR_SET_CHILD_SUBREAPER}), so a process the command leaves behind becomes its child and
- * {@link #awaitAll} waits for it too; and the job inherits the semaphore's lifetime descriptor as
- * descriptor 3 (every other descriptor above 2 is closed), so that if this process dies, its permit
- * is held until the last process of the job has exited, as {@code flock(1)}'s lock is held by its
- * command. If standard input is this process's controlling terminal and this process is in its
+ * {@link #awaitAll} waits for it too; and the job inherits the semaphore's lifetime descriptors as
+ * descriptors 3 and 4 (every other descriptor above 2 is closed), so that if this process dies, its
+ * permit is held until the last process of the job has exited, as {@code flock(1)}'s lock is held by
+ * its command. If standard input is this process's controlling terminal and this process is in its
  * foreground, the job's group becomes the foreground group while it runs.
  *
  * <p>The calls block in native code ({@code waitpid}) on the platform thread that runs the command,
@@ -53,7 +53,7 @@ final class Job {
     private static final short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
     /** Generous sizes for glibc's opaque structures (posix_spawnattr_t is 336 bytes, the file actions 80, sigset_t 128). */
     private static final long OPAQUE = 1024, SIGSET = 128;
-    /** The descriptor the job finds the lifetime descriptor at. */
+    /** The descriptor the job finds the first lifetime descriptor at; the others follow it. */
     static final int LIFETIME_FD = 3;
 
     private static final Linker LINKER = Linker.nativeLinker();
@@ -129,10 +129,11 @@ final class Job {
     }
 
     /**
-     * Spawns {@code command} in a process group of its own with {@code lifetimeFd} as its descriptor 3,
-     * the signals it could inherit as ignored or handled set to their defaults, and none blocked.
+     * Spawns {@code command} in a process group of its own with {@code lifetimeFds} as its descriptors
+     * 3, 4, ..., the signals it could inherit as ignored or handled set to their defaults, and none
+     * blocked.
      */
-    static Job start(List<String> command, int lifetimeFd) throws StartFailure {
+    static Job start(List<String> command, int[] lifetimeFds) throws StartFailure {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(OPAQUE, 16), actions = arena.allocate(OPAQUE, 16);
             MemorySegment defaults = arena.allocate(SIGSET, 8), none = arena.allocate(SIGSET, 8);
@@ -140,14 +141,20 @@ final class Job {
             MemorySegment argv = arena.allocate(ADDRESS, command.size() + 1);
             for (int i = 0; i < command.size(); i++) argv.setAtIndex(ADDRESS, i, arena.allocateFrom(command.get(i)));
             argv.setAtIndex(ADDRESS, command.size(), MemorySegment.NULL);
-            int inherited = (int) FCNTL.invokeExact(lifetimeFd, F_DUPFD, LIFETIME_FD);   // no FD_CLOEXEC: the job keeps it
-            if (inherited < 0) throw new IllegalStateException("fcntl(F_DUPFD) of the lifetime descriptor failed");
+            // copies above every target, so that no dup2 below overwrites a copy another one reads
+            int end = LIFETIME_FD + lifetimeFds.length;
+            int[] inherited = new int[lifetimeFds.length];
+            java.util.Arrays.fill(inherited, -1);
             boolean foreground = ownsTerminal();
             int before = foreground ? (int) TCGETPGRP.invokeExact(0) : 0;
             check((int) ATTR_INIT.invokeExact(attr), "posix_spawnattr_init");
             check((int) FA_INIT.invokeExact(actions), "posix_spawn_file_actions_init");
             int rc;
             try {
+                for (int i = 0; i < lifetimeFds.length; i++) {
+                    inherited[i] = (int) FCNTL.invokeExact(lifetimeFds[i], F_DUPFD, end);   // no FD_CLOEXEC
+                    if (inherited[i] < 0) throw new IllegalStateException("fcntl(F_DUPFD) of a lifetime descriptor failed");
+                }
                 check((int) SIGEMPTYSET.invokeExact(defaults), "sigemptyset");
                 for (int sig : new int[] {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD,
                         SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ}) {
@@ -159,14 +166,16 @@ final class Job {
                 check((int) ATTR_PGROUP.invokeExact(attr, 0), "posix_spawnattr_setpgroup");   // 0: a new group, its id the pid
                 check((int) ATTR_SIGDEF.invokeExact(attr, defaults), "posix_spawnattr_setsigdefault");
                 check((int) ATTR_SIGMASK.invokeExact(attr, none), "posix_spawnattr_setsigmask");
-                if (inherited != LIFETIME_FD) check((int) FA_DUP2.invokeExact(actions, inherited, LIFETIME_FD), "adddup2");
-                if (FA_CLOSEFROM != null) check((int) FA_CLOSEFROM.invokeExact(actions, LIFETIME_FD + 1), "addclosefrom_np");
+                for (int i = 0; i < inherited.length; i++) {
+                    check((int) FA_DUP2.invokeExact(actions, inherited[i], LIFETIME_FD + i), "adddup2");
+                }
+                if (FA_CLOSEFROM != null) check((int) FA_CLOSEFROM.invokeExact(actions, end), "addclosefrom_np");
                 MemorySegment env = ENVIRON.get(ADDRESS, 0);
                 rc = (int) SPAWNP.invokeExact(pid, argv.getAtIndex(ADDRESS, 0), actions, attr, argv, env);
             } finally {
                 int ignored = (int) FA_DESTROY.invokeExact(actions);
                 ignored = (int) ATTR_DESTROY.invokeExact(attr);
-                closeFd(inherited);                  // the job has its own copy now (or never will)
+                for (int fd : inherited) if (fd >= 0) closeFd(fd);   // the job has its own copies now (or never will)
             }
             if (rc != 0) throw new StartFailure(command.getFirst(), rc);
             int group = pid.get(JAVA_INT, 0);

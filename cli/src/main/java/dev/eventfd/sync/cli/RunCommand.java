@@ -1,6 +1,7 @@
 package dev.eventfd.sync.cli;
 
 import dev.eventfd.sync.EventFdSemaphore;
+import dev.eventfd.sync.OrphanedPermitsException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,9 +26,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * and SIGHUP are forwarded (a second signal kills the job), with this process as its child subreaper,
  * so the permit is held until the job's last process has exited. The handlers are installed before
  * anything else, so a signal that arrives before the command has started stops this process (status
- * 128 + signal) without starting it. The job inherits the semaphore's lifetime descriptor: if this
- * process is killed with SIGKILL, the permit stays taken until the job's last process has exited
- * (while another process has the name open; see the README for the one case that escapes).
+ * 128 + signal) without starting it. The job inherits the semaphore's lifetime descriptors: if this
+ * process is killed with SIGKILL, the permit stays taken until the job's last process has exited.
+ * The other participants keep counting it as held; if none is left, the name cannot be opened until
+ * then, which the next {@code run} treats as no permit being free ({@link #open}).
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Runs CMD (or sh -c STRING) holding one permit of the named semaphore, created with K permits if new.",
@@ -124,7 +126,19 @@ final class RunCommand implements Callable<Integer> {
             restore.add(() -> Signal.handle(signal, previous));
         }
         Job.becomeSubreaper();                           // before the job exists: its orphans come to us
-        try (EventFdSemaphore semaphore = Main.withName(spec, name, n -> EventFdSemaphore.open(n, permits))) {
+        long deadline = timeout == null ? 0 : System.nanoTime() + timeout.value().toNanos();
+        EventFdSemaphore opened;
+        try {
+            opened = open(deadline);
+        } catch (InterruptedException e) {
+            if (pending.get() == null) throw e;
+            return 128 + new Signal(pending.get()).getNumber();
+        } catch (OrphanedPermitsException e) {
+            System.err.println("eventfd-sync run: no permit of '" + name + "' is free" + (nonblock ? "" : " within " + timeout)
+                    + ": " + Main.oneLine(e.getMessage()));
+            return conflictExitCode != null ? conflictExitCode : nonblock ? Main.EXIT_NO_PERMIT : Main.EXIT_TIMEOUT;
+        }
+        try (EventFdSemaphore semaphore = opened) {
             try {
                 if (nonblock) {
                     if (!semaphore.tryAcquire()) {
@@ -132,7 +146,7 @@ final class RunCommand implements Callable<Integer> {
                         return conflictExitCode != null ? conflictExitCode : Main.EXIT_NO_PERMIT;
                     }
                 } else if (timeout != null) {
-                    if (!semaphore.tryAcquire(timeout.value().toNanos(), TimeUnit.NANOSECONDS)) {
+                    if (!semaphore.tryAcquire(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
                         System.err.println("eventfd-sync run: no permit of '" + name + "' within " + timeout);
                         return conflictExitCode != null ? conflictExitCode : Main.EXIT_TIMEOUT;
                     }
@@ -153,13 +167,37 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Opens the name. While processes that outlived every participant still hold its permits (the
+     * jobs of a {@code run} killed with SIGKILL, say), it cannot be opened: that counts as no permit
+     * being free, so this tries again every {@value #ORPHAN_RETRY_MILLIS} ms until {@code deadline}
+     * (with {@code -w}), for ever (without), or not at all (with {@code -n}). Their exit is no event
+     * this process can wait on: they are no participants.
+     *
+     * @throws OrphanedPermitsException if the name still cannot be opened when the time is up
+     */
+    private EventFdSemaphore open(long deadline) throws InterruptedException {
+        for (;;) {
+            try {
+                return Main.withName(spec, name, n -> EventFdSemaphore.open(n, permits));
+            } catch (OrphanedPermitsException e) {
+                if (nonblock || timeout != null && deadline - System.nanoTime() <= 0) throw e;
+                Thread.sleep(timeout == null ? ORPHAN_RETRY_MILLIS
+                        : Math.max(1, Math.min(ORPHAN_RETRY_MILLIS, (deadline - System.nanoTime()) / 1_000_000)));
+            }
+        }
+    }
+
+    /** How often a {@code run} that waits tries again to open a name that outlived processes hold. */
+    static final long ORPHAN_RETRY_MILLIS = 50;
+
     /** Runs the job and waits for all of it; the permit is held until its last process has exited. */
     private int runHoldingPermit(EventFdSemaphore semaphore, AtomicReference<Job> job, AtomicReference<String> pending) {
         Job started;
         synchronized (job) {
             if (pending.get() != null) return 128 + new Signal(pending.get()).getNumber();
             try {
-                started = Job.start(command, semaphore.lifetimeDescriptor());
+                started = Job.start(command, semaphore.lifetimeDescriptors());
             } catch (Job.StartFailure e) {
                 System.err.println("eventfd-sync run: " + Main.oneLine(e.getMessage()));
                 return e.exitStatus();

@@ -17,8 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code run} runs a whole job: the permit is held until every process the command started has
  * exited, signals reach the job's process group, a second signal kills the job, and a job whose
  * {@code run} was killed with SIGKILL keeps the permit while it runs. This test JVM has the name open
- * throughout, as another participant does in a contended use (a name with no participant left is
- * created afresh by the next opener: see the README).
+ * throughout, as another participant does in a contended use, except where a test says otherwise.
  */
 class RunJobIT {
 
@@ -127,6 +126,31 @@ class RunJobIT {
             for (ProcessHandle h : job) h.onExit().get();
             Cli.Result next = cli.run(LIMIT, "run", "-w", "10s", "X", "true");
             assertEquals(0, next.exit(), () -> "the permit comes back once the job has ended; " + next.all());
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aJobThatOutlivedTheLastParticipantStillKeepsTheNextJobOut(@TempDir Path tmp) throws Exception {
+        try (Cli cli = new Cli(tmp)) {
+            // nobody else has X open: once the CLI is killed, no process serves the name
+            Cli.Running run = startJob(cli, 2, "sleep 300 & sleep 300; wait");
+            List<ProcessHandle> job = run.process().toHandle().descendants().toList();
+            run.process().destroyForcibly();
+            run.process().waitFor();
+            assertTrue(job.stream().allMatch(ProcessHandle::isAlive), "the job outlives the CLI");
+            Cli.Result nonblock = cli.run(LIMIT, "run", "-n", "X", "true");
+            assertEquals(75, nonblock.exit(), () -> "no second job while the first one's processes run; " + nonblock.all());
+            assertTrue(nonblock.err().contains("outlived"), () -> "the message says why: " + nonblock.err());
+            Cli.Result timed = cli.run(LIMIT, "run", "-w", "0.5s", "X", "true");
+            assertEquals(124, timed.exit(), () -> "nor within a timeout; " + timed.all());
+            Cli.Running waiting = cli.start("run", "X", "true");
+            job.forEach(ProcessHandle::destroyForcibly);
+            for (ProcessHandle h : job) h.onExit().get();
+            Cli.Result waited = waiting.await(LIMIT);
+            assertEquals(0, waited.exit(), () -> "a waiting run starts once the job has ended; " + waited.all());
+            Cli.Result next = cli.run(LIMIT, "run", "-n", "X", "true");
+            assertEquals(0, next.exit(), () -> "and the name is free again; " + next.all());
         }
     }
 }
