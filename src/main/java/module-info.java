@@ -8,5 +8,6 @@
  * {@code --enable-native-access=ALL-UNNAMED} on the class path.
  */
 module dev.eventfd.sync {
+    requires jdk.jfr;
     exports dev.eventfd.sync;
 }

@@ -3,6 +3,7 @@ package dev.eventfd.sync;
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.Poller;
 import dev.eventfd.sync.internal.Rendezvous;
+import dev.eventfd.sync.internal.jfr.WaitEvent;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -207,6 +208,27 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
 
     private boolean await(boolean timed, long deadline) throws InterruptedException {
         if (Thread.interrupted()) throw new InterruptedException();
+        ensureOpen();
+        if (isOpen()) return true;                   // no wait, no event
+        WaitEvent event = new WaitEvent();
+        event.begin();
+        String outcome = WaitEvent.FAILED;
+        try {
+            boolean opened = awaitGate(timed, deadline);
+            outcome = opened ? WaitEvent.ACQUIRED : WaitEvent.TIMED_OUT;
+            return opened;
+        } catch (InterruptedException e) {
+            outcome = WaitEvent.INTERRUPTED;
+            throw e;
+        } catch (ClosedException e) {
+            outcome = WaitEvent.CLOSED;
+            throw e;
+        } finally {
+            event.finish("latch", participant == null ? null : participant.name(), 0, outcome);
+        }
+    }
+
+    private boolean awaitGate(boolean timed, long deadline) throws InterruptedException {
         for (;;) {
             ensureOpen();
             if (isOpen()) return true;

@@ -54,6 +54,7 @@ public class EventFdLock implements Lock, AutoCloseable {
 
     private EventFdLock(EventFdSemaphore permit) {
         this.permit = permit;
+        permit.objectKind = "lock";
     }
 
     /**

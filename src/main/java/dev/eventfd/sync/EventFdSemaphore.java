@@ -3,6 +3,7 @@ package dev.eventfd.sync;
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.Poller;
 import dev.eventfd.sync.internal.Rendezvous;
+import dev.eventfd.sync.internal.jfr.WaitEvent;
 import dev.eventfd.sync.internal.store.KernelCounterStore;
 import dev.eventfd.sync.internal.store.PermitStore;
 import dev.eventfd.sync.internal.store.SharedSlotStore;
@@ -227,6 +228,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     private transient KernelCounterStore kernel;
     /** Serves the descriptors to other processes when the semaphore is named; else null. */
     private transient Rendezvous participant;
+    /** The name, for the JFR events; null if anonymous. */
+    private transient String name;
+    /** What the JFR wait events call this object: "semaphore", or "lock" for an EventFdLock's permit. */
+    transient String objectKind = "semaphore";
     private transient ReentrantLock lock;
     private transient Thread pollerThread;
 
@@ -402,10 +407,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         java.util.Objects.requireNonNull(store, "store");
         EventFdSupport.ensureAvailability();
         if (store == Store.KERNEL_COUNTER) {
-            return joined(Rendezvous.open(Rendezvous.Kind.SEMAPHORE, name, permits, () -> createDescriptors(permits)), fair);
+            return joined(Rendezvous.open(Rendezvous.Kind.SEMAPHORE, name, permits, () -> createDescriptors(permits)), fair, name);
         }
         return joinedSlots(Rendezvous.open(Rendezvous.Kind.SLOT_SEMAPHORE, name, permits,
-                () -> SharedSlotStore.createDescriptors(permits, "EventFdSemaphore")), fair);
+                () -> SharedSlotStore.createDescriptors(permits, "EventFdSemaphore")), fair, name);
     }
 
     /**
@@ -424,13 +429,13 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         EventFdSupport.ensureAvailability();
         if (store == Store.KERNEL_COUNTER) {
             Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SEMAPHORE, name);
-            return o == null ? null : joined(o, false);
+            return o == null ? null : joined(o, false, name);
         }
         Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SLOT_SEMAPHORE, name);
-        return o == null ? null : joinedSlots(o, false);
+        return o == null ? null : joinedSlots(o, false, name);
     }
 
-    private static EventFdSemaphore joined(Rendezvous.Opened o, boolean fair) {
+    private static EventFdSemaphore joined(Rendezvous.Opened o, boolean fair, String name) {
         KernelCounterStore s;
         try {
             s = new KernelCounterStore((EventFd) o.descriptors()[0], (EventFd) o.descriptors()[1]);
@@ -439,19 +444,23 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             o.participant().close();
             throw e;
         }
-        return new EventFdSemaphore(0, fair, s, o.participant());
+        EventFdSemaphore joined = new EventFdSemaphore(0, fair, s, o.participant());
+        joined.name = name;
+        return joined;
     }
 
-    private static EventFdSemaphore joinedSlots(Rendezvous.Opened o, boolean fair) {
+    private static EventFdSemaphore joinedSlots(Rendezvous.Opened o, boolean fair, String name) {
         SharedSlotStore s;
         try {
-            s = SharedSlotStore.join(o.descriptors());     // closes the descriptors if it fails
+            s = SharedSlotStore.join(o.descriptors(), name);   // closes the descriptors if it fails
         } catch (RuntimeException | Error e) {
             o.participant().close();
             throw e;
         }
         s.watchPeers(o.participant()::newPeers);
-        return new EventFdSemaphore(fair, s, o.participant());
+        EventFdSemaphore joined = new EventFdSemaphore(fair, s, o.participant());
+        joined.name = name;
+        return joined;
     }
 
     /** A named semaphore on the shared-memory store; takes ownership of both. */
@@ -1090,11 +1099,31 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         }
     }
 
+    /** {@link #awaitInQueue}, recorded as a JFR wait event (see {@link WaitEvent}). */
+    private boolean await(int permits, Mode mode, long deadline) throws InterruptedException {
+        WaitEvent event = new WaitEvent();
+        event.begin();
+        String outcome = WaitEvent.FAILED;
+        try {
+            boolean acquired = awaitInQueue(permits, mode, deadline);
+            outcome = acquired ? WaitEvent.ACQUIRED : WaitEvent.TIMED_OUT;
+            return acquired;
+        } catch (InterruptedException e) {
+            outcome = WaitEvent.INTERRUPTED;
+            throw e;
+        } catch (ClosedException e) {
+            outcome = WaitEvent.CLOSED;
+            throw e;
+        } finally {
+            event.finish(objectKind, name, permits, outcome);
+        }
+    }
+
     /**
      * Waits in the superclass queue while the feed serves it. The caller has entered: this turns its
      * ACTIVE count into a WAITING one.
      */
-    private boolean await(int permits, Mode mode, long deadline) throws InterruptedException {
+    private boolean awaitInQueue(int permits, Mode mode, long deadline) throws InterruptedException {
         boolean multi = permits > 1;
         DEMAND.getAndAdd(this, (long) permits);   // Dekker pairs "excess" and "refeed", waiter side: demand written...
         if (multi) MULTI_WAITERS.getAndAdd(this, 1);

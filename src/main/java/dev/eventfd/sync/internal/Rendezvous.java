@@ -2,6 +2,7 @@ package dev.eventfd.sync.internal;
 
 import dev.eventfd.sync.NativeCallException;
 import dev.eventfd.sync.OrphanedPermitsException;
+import dev.eventfd.sync.internal.jfr.NamedOpenEvent;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -219,6 +220,8 @@ public final class Rendezvous implements AutoCloseable {
 
     private static Opened open(Kind kind, String name, int initial, Supplier<NativeFd[]> create, boolean mayCreate) {
         checkName(name);
+        NamedOpenEvent event = new NamedOpenEvent();
+        event.begin();
         int uid = currentUid();
         String prefix = kind.label + "." + name + ".";
         Directory dir = Directory.open();
@@ -239,6 +242,7 @@ public final class Rendezvous implements AutoCloseable {
                         try {
                             Rendezvous participant = new Rendezvous(kind, fds, init, dir, prefix, bound, lease, uid);
                             handedOver = true;
+                            event.finish(kind.description, name, joined == null);
                             return new Opened(fds, init, joined == null, participant);
                         } catch (RuntimeException | Error e) {
                             bound.listener().close();
@@ -405,6 +409,11 @@ public final class Rendezvous implements AutoCloseable {
      */
     public int leaseDescriptor() {
         return lease;
+    }
+
+    /** The object's name. */
+    public String name() {
+        return prefix.substring(kind.label.length() + 1, prefix.length() - 1);   // "<label>.<name>."
     }
 
     // ------------------------------------------------------------------ names and the directory

@@ -1,5 +1,7 @@
 package dev.eventfd.sync.internal.store;
 
+import dev.eventfd.sync.internal.jfr.PermitsRecoveredEvent;
+
 import dev.eventfd.sync.ClosedException;
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.MemFd;
@@ -112,12 +114,13 @@ public final class SharedSlotStore implements PermitStore {
     }
 
     /**
-     * Joins the segment of {@code descriptors} (as {@link #createDescriptors} makes them) and claims a
-     * slot in it. Takes ownership of the descriptors, and closes them if it fails.
+     * Joins the segment of {@code descriptors} (as {@link #createDescriptors} makes them) of the
+     * semaphore {@code name} and claims a slot in it. Takes ownership of the descriptors, and closes
+     * them if it fails.
      *
      * @throws IllegalStateException if the segment is not laid out as expected, or every slot is in use
      */
-    public static SharedSlotStore join(NativeFd[] descriptors) {
+    public static SharedSlotStore join(NativeFd[] descriptors, String name) {
         Arena arena = null;
         try {
             MemFd m = (MemFd) descriptors[0];
@@ -125,7 +128,13 @@ public final class SharedSlotStore implements PermitStore {
             for (int i = 0; i < bells.length; i++) bells[i] = (EventFd) descriptors[i + 1];
             arena = Arena.ofShared();
             MemorySegment segment = m.map(arena);
-            SlotPermits p = SlotPermits.attach(segment, slot -> ring(bells, slot), new SlotPermits.Liveness() {
+            SlotPermits.Doorbells doorbells = new SlotPermits.Doorbells() {
+                @Override public void ring(int slot) { SharedSlotStore.ring(bells, slot); }
+                @Override public void recovered(int slot, long pid, long pidNamespace, long held) {
+                    PermitsRecoveredEvent.record(name, slot, pid, pidNamespace, held);
+                }
+            };
+            SlotPermits p = SlotPermits.attach(segment, doorbells, new SlotPermits.Liveness() {
                 @Override public boolean tryLock(int slot) { return m.tryLock(slot); }
                 @Override public void unlock(int slot) { m.unlock(slot); }
                 @Override public boolean heldByAnother(int slot) { return m.lockedByAnother(slot); }

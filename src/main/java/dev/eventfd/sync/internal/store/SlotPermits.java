@@ -121,6 +121,9 @@ public final class SlotPermits {
     /** Rings the doorbell of the process that owns a slot. */
     public interface Doorbells {
         void ring(int slot);
+
+        /** This process freed slot {@code slot} of a dead owner (pid and namespace as it recorded them), which held {@code permits}. */
+        default void recovered(int slot, long pid, long pidNamespace, long permits) {}
     }
 
     /** The slots' liveness locks: held by a slot's owner while it lives, dropped by the kernel when it dies. */
@@ -410,10 +413,16 @@ public final class SlotPermits {
         if (j < 0 || j >= slotCount) throw new IndexOutOfBoundsException("slot " + j + " of " + slotCount);
         if (j == slot) return false;
         long w = word(j);
+        long line = slotOffset(j);
+        // for the report only; read before the lock test, so that a claimant (which writes them once it
+        // holds the lock) cannot have changed them yet if the test finds the lock free
+        long held = (long) WORD.getVolatile(memory, line + OWNED), pid = (long) WORD.getVolatile(memory, line + PID),
+                pidNs = (long) WORD.getVolatile(memory, line + PID_NS);
         if ((w & LIVE) == 0 || liveness.heldByAnother(j)) return false;
         markDeath(j, w);
         if (!WORD.compareAndSet(memory, slotOffset(j), w, w & GEN_MASK)) return false;   // a claimant or recoverer was first
         ringWaiters();                                   // whatever it held: it may have owed a ring
+        doorbells.recovered(j, pid, pidNs, Math.max(held, 0));
         return true;
     }
 

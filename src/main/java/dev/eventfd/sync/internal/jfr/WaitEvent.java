@@ -1,0 +1,56 @@
+package dev.eventfd.sync.internal.jfr;
+
+import jdk.jfr.Category;
+import jdk.jfr.Description;
+import jdk.jfr.Enabled;
+import jdk.jfr.Label;
+import jdk.jfr.Name;
+import jdk.jfr.StackTrace;
+import jdk.jfr.Threshold;
+
+/**
+ * A thread waited for a semaphore's permits, a lock or a latch: recorded when the wait lasted at least
+ * the threshold (20 ms by default, as {@code jdk.ThreadPark}'s), whatever its outcome. Only waits are
+ * recorded; an acquire that does not wait costs nothing here.
+ */
+@Name("dev.eventfd.sync.Wait")
+@Label("Synchronizer Wait")
+@Category({"eventfd-sync"})
+@Description("A wait for permits of an EventFdSemaphore, an EventFdLock or an EventFdLatch")
+@Enabled(true)
+@Threshold("20 ms")
+@StackTrace(true)
+public final class WaitEvent extends jdk.jfr.Event {
+
+    /** The outcomes of a wait. */
+    public static final String ACQUIRED = "acquired", TIMED_OUT = "timed out", INTERRUPTED = "interrupted",
+            CLOSED = "closed", FAILED = "failed";
+
+    @Label("Object Kind")
+    @Description("semaphore, lock or latch")
+    public String objectKind;
+
+    @Label("Name")
+    @Description("The name of a named object; empty for an anonymous one")
+    public String name;
+
+    @Label("Permits")
+    @Description("The permits asked for (0 for a latch)")
+    public long permits;
+
+    @Label("Outcome")
+    @Description("acquired, timed out, interrupted, closed or failed")
+    public String outcome;
+
+    /** Ends the event and commits it with these fields if it is enabled and past its threshold. */
+    public void finish(String objectKind, String name, long permits, String outcome) {
+        end();
+        if (shouldCommit()) {
+            this.objectKind = objectKind;
+            this.name = name == null ? "" : name;
+            this.permits = permits;
+            this.outcome = outcome;
+            commit();
+        }
+    }
+}
