@@ -11,7 +11,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * would first wait up to 300 ms for the library's poller thread, which sits in {@code epoll_wait}
  * (HotSpot's exit waits for threads in native code to block); every object the command opened is
  * closed by then, and the command registers no shutdown hooks. The launcher's AOT training run
- * ({@value #TRAINING}) exits normally, since the JVM writes the cache on its way out.
+ * ({@value #TRAINING}) exits normally, since the JVM writes the cache on its way out, and so does a
+ * command run with a flight recording ({@code -XX:StartFlightRecording}), which is dumped then.
  */
 final class Exit {
     private Exit() {}
@@ -25,7 +26,7 @@ final class Exit {
     static void now(int status) {
         System.out.flush();
         System.err.flush();
-        if (Boolean.getBoolean(TRAINING)) System.exit(status);
+        if (Boolean.getBoolean(TRAINING) || jdk.jfr.FlightRecorder.isInitialized()) System.exit(status);
         try {
             EXIT.invokeExact(status);
         } catch (Throwable t) {
