@@ -7,7 +7,11 @@ package dev.eventfd.sync;
 public final class ClosedException extends IllegalStateException {
     private static final long serialVersionUID = 1L;
 
-    /** @param what the object that is closed, as its {@code toString()} describes it */
+    /**
+     * Creates an exception whose message says that {@code what} is closed.
+     *
+     * @param what the object that is closed, as its {@code toString()} describes it
+     */
     public ClosedException(String what) {
         super(what + " is closed");
     }

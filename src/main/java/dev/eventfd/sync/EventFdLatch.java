@@ -136,6 +136,8 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
     /**
      * The names of the named latches that a live process has open, sorted; see
      * {@link EventFdSemaphore#namesInUse()}.
+     *
+     * @return the names in use, sorted; empty if there are none
      */
     public static java.util.SortedSet<String> namesInUse() {
         EventFdSupport.ensureAvailability();
@@ -149,6 +151,9 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
      * {@link EventFdSemaphore#open(String, int, boolean)}; {@link #close()} leaves the latch to the
      * other participants.
      *
+     * @param name  the name, as for {@link EventFdSemaphore#open(String, int, boolean)}
+     * @param count the count if this call creates the latch; not negative
+     * @return the latch, joined or created
      * @throws IllegalArgumentException if the name is not acceptable or {@code count} is negative
      * @throws IllegalStateException    if a participant answers with another protocol version or for
      *                                  another kind of object, or the directory is not safe to use
@@ -309,19 +314,31 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
     /**
      * The count descriptor ({@code EFD_SEMAPHORE}): a process counts down with an 8-byte
      * {@code read(2)}; see the class documentation for the whole protocol.
+     *
+     * @return the count descriptor, valid until {@link #close()}
+     * @throws ClosedException if this latch is closed
      */
     public int countDescriptor() {
         ensureOpen();
         return countFd.fd();
     }
 
-    /** The gate descriptor: readable for good once the count has reached zero. Watch it; never read it. */
+    /**
+     * The gate descriptor: readable for good once the count has reached zero. Watch it; never read it.
+     *
+     * @return the gate descriptor, valid until {@link #close()}
+     * @throws ClosedException if this latch is closed
+     */
     public int gateDescriptor() {
         ensureOpen();
         return gateFd.fd();
     }
 
-    /** Whether {@link #close()} has been called. */
+    /**
+     * Whether {@link #close()} has been called.
+     *
+     * @return {@code true} if this latch has been closed
+     */
     public boolean isClosed() {
         return closed;
     }

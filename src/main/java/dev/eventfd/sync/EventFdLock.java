@@ -62,12 +62,19 @@ public class EventFdLock implements Lock, AutoCloseable {
      * name. Names, lifetime and access are as for {@link EventFdSemaphore#open(String, int, boolean)};
      * the lock is the named semaphore with one permit, so processes that open
      * {@code EventFdSemaphore.open(name, 1)} take part too.
+     *
+     * @param name the name, as for {@link EventFdSemaphore#open(String, int, boolean)}
+     * @return the lock, joined or created
      */
     public static EventFdLock open(String name) {
         return new EventFdLock(EventFdSemaphore.open(name, 1));
     }
 
-    /** The semaphore whose single permit is this lock (for its descriptors, and for monitoring). */
+    /**
+     * The semaphore whose single permit is this lock (for its descriptors, and for monitoring).
+     *
+     * @return the underlying semaphore
+     */
     public EventFdSemaphore semaphore() {
         return permit;
     }
@@ -151,6 +158,7 @@ public class EventFdLock implements Lock, AutoCloseable {
      * released by that death; what it protected may be half-updated, for the new holder to check or
      * repair. Always {@code false} for an unnamed lock.
      *
+     * @return {@code true} if the previous holder died holding the lock
      * @throws IllegalMonitorStateException if the current thread does not hold the lock
      */
     public boolean previousHolderDied() {
@@ -160,7 +168,11 @@ public class EventFdLock implements Lock, AutoCloseable {
         return previousDied;
     }
 
-    /** Whether a thread of this JVM holds the lock. */
+    /**
+     * Whether the current thread holds the lock.
+     *
+     * @return {@code true} if the current thread holds the lock and {@code false} otherwise
+     */
     public boolean isHeldByCurrentThread() {
         return owner == Thread.currentThread();
     }

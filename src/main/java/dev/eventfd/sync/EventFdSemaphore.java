@@ -384,6 +384,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * @param permits the initial permits if this call creates the semaphore; not negative (a debt
      *                could not be shared)
      * @param fair    whether this JVM's waiters are served first-in first-out (a local property)
+     * @return the semaphore, joined or created
      * @throws IllegalArgumentException if the name is not acceptable or {@code permits} is negative
      * @throws IllegalStateException    if a participant answers with another protocol version or for
      *                                  another kind of object, or the directory is not safe to use
@@ -399,6 +400,11 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * opens the name must ask for the same store: a participant of the other store answers with an
      * {@link IllegalStateException} naming the store it has.
      *
+     * @param name    the name, as for {@link #open(String, int, boolean)}
+     * @param permits the initial permits if this call creates the semaphore; not negative
+     * @param fair    whether this JVM's waiters are served first-in first-out (a local property)
+     * @param store   where the permits are kept; the same in every process that opens the name
+     * @return the semaphore, joined or created
      * @throws IllegalStateException also if the name is on the shared-memory store and
      *                               {@value SharedSlotStore#SLOTS} processes have it open
      */
@@ -416,6 +422,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     /**
      * Joins the semaphore called {@code name} if some process has it open; never creates it.
      *
+     * @param name the name, as for {@link #open(String, int, boolean)}
      * @return the semaphore, or {@code null} if no process has the name open
      * @throws IllegalArgumentException if the name is not acceptable
      */
@@ -423,7 +430,13 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         return openExisting(name, Store.SHARED_MEMORY);
     }
 
-    /** {@link #openExisting(String)} for a semaphore on {@code store}. */
+    /**
+     * {@link #openExisting(String)} for a semaphore on {@code store}.
+     *
+     * @param name  the name, as for {@link #open(String, int, boolean)}
+     * @param store where the permits of the semaphore are kept
+     * @return the semaphore, or {@code null} if no process has the name open
+     */
     public static EventFdSemaphore openExisting(String name, Store store) {
         java.util.Objects.requireNonNull(store, "store");
         EventFdSupport.ensureAvailability();
@@ -472,6 +485,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     /**
      * The processes that have the semaphore called {@code name} open and serve it, the first being
      * the one a newcomer asks first. Empty if nobody has it open.
+     *
+     * @param name the name, as for {@link #open(String, int, boolean)}
+     * @return the process IDs of the participants, each as its own PID namespace numbers it
      */
     public static java.util.List<Long> participants(String name) {
         EventFdSupport.ensureAvailability();
@@ -482,13 +498,21 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * The names of the named semaphores (and locks, which are semaphores) that a live process has
      * open in this user's directory (or the shared one, see the class documentation), sorted. A
      * snapshot: a name may be opened or closed right after.
+     *
+     * @return the names in use, sorted; empty if there are none
      */
     public static java.util.SortedSet<String> namesInUse() {
         EventFdSupport.ensureAvailability();
         return Rendezvous.namesInUse(Rendezvous.Kind.SEMAPHORE);
     }
 
-    /** {@link #open(String, int, boolean)} for a non-fair semaphore. */
+    /**
+     * {@link #open(String, int, boolean)} for a non-fair semaphore.
+     *
+     * @param name    the name, as for {@link #open(String, int, boolean)}
+     * @param permits the initial permits if this call creates the semaphore; not negative
+     * @return the semaphore, joined or created
+     */
     public static EventFdSemaphore open(String name, int permits) {
         return open(name, permits, false);
     }
@@ -777,6 +801,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * The descriptor holding the permit count. Another process that holds it (received over a UNIX
      * socket, or inherited) acquires a permit with an 8-byte {@code read(2)} and releases {@code n}
      * with an 8-byte {@code write(2)} of {@code n}. Valid until {@link #close()}; do not close it.
+     *
+     * @return the permits descriptor
      */
     public int permitsDescriptor() {
         ensureOpen();
@@ -794,6 +820,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     /**
      * The turnstile descriptor (counter 1 when free). A process that takes more than one permit at a
      * time reads it first and writes 1 back when done, so that gatherers never deadlock.
+     *
+     * @return the turnstile descriptor
      */
     public int turnstileDescriptor() {
         ensureOpen();
@@ -814,6 +842,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * returns what this process holds whoever else has copies. Valid until {@code close()}; do not
      * close them.
      *
+     * @return the liveness-lock descriptor and the lease descriptor, in that order
      * @throws UnsupportedOperationException if the semaphore is on the kernel-counter store, which
      *                                       does not know who holds permits
      * @throws ClosedException               if this semaphore is closed
@@ -846,6 +875,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * a scan of the shared slots, each read on its own (not one snapshot), for monitoring. A process
      * that has the name open but neither holds nor waits is not listed.
      *
+     * @return the holders and waiting processes, in an unmodifiable list
      * @throws UnsupportedOperationException if the semaphore is on the kernel-counter store (anonymous,
      *                                       or {@link Store#KERNEL_COUNTER}), which cannot know who holds
      * @throws ClosedException               if this semaphore is closed
@@ -878,7 +908,11 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #close()} has been called. */
+    /**
+     * Whether {@link #close()} has been called.
+     *
+     * @return {@code true} if this semaphore has been closed
+     */
     public boolean isClosed() {
         return (ctl & CLOSED) != 0;
     }
@@ -984,6 +1018,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * class and of any subclass. The deserialized object is a new, independent semaphore of the same
      * class with its own descriptors, the same number of permits and fairness, and no waiters.
      *
+     * @param out the stream to write to
+     * @throws IOException if the stream cannot be written
      * @serialData the available permits ({@code int})
      */
     @Serial
@@ -992,6 +1028,14 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         out.writeInt(availablePermits());
     }
 
+    /**
+     * Restores a semaphore saved by {@code writeObject}: a new semaphore with its own descriptors and the
+     * saved number of permits, a negative one kept in this JVM as owed permits.
+     *
+     * @param in the stream to read from
+     * @throws IOException            if the stream cannot be read
+     * @throws ClassNotFoundException if the class of a serialized field cannot be found
+     */
     @Serial
     private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
         in.defaultReadObject();

@@ -12,17 +12,29 @@ import dev.eventfd.sync.internal.Availability;
 public final class EventFdSupport {
     private EventFdSupport() {}
 
-    /** Whether the synchronizers of this library can be created here. */
+    /**
+     * Whether the synchronizers of this library can be created here.
+     *
+     * @return {@code true} if they can, {@code false} if {@link #unavailabilityCause()} says what is missing
+     */
     public static boolean isAvailable() {
         return Availability.isAvailable();
     }
 
-    /** What is missing, with the flag to pass where that is the cause; {@code null} when available. */
+    /**
+     * What is missing, with the flag to pass where that is the cause; {@code null} when available.
+     *
+     * @return why the synchronizers cannot be created here, or {@code null} if {@link #isAvailable()}
+     */
     public static String unavailabilityCause() {
         return Availability.unavailabilityCause();
     }
 
-    /** @throws UnsupportedOperationException whose message says what is missing */
+    /**
+     * Does nothing when the synchronizers can be created here, and throws otherwise.
+     *
+     * @throws UnsupportedOperationException whose message says what is missing
+     */
     public static void ensureAvailability() {
         Availability.ensureAvailable();
     }

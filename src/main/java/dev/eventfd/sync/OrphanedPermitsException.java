@@ -11,7 +11,12 @@ package dev.eventfd.sync;
 public final class OrphanedPermitsException extends IllegalStateException {
     private static final long serialVersionUID = 1L;
 
-    /** @param name the name that cannot be created afresh yet */
+    /**
+     * Creates an exception whose message says that {@code name} cannot be opened until the processes that
+     * still hold its permits have exited.
+     *
+     * @param name the name that cannot be created afresh yet
+     */
     public OrphanedPermitsException(String name) {
         super("'" + name + "' has no participant left, but processes that outlived them still hold its permits "
                 + "(they inherited its lifetime descriptors); it can be opened once they have exited");
