@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code eventfd-sync status --name NAME [--json]}: total and available permits, each process that
+ * {@code eventfd-sync status (NAME | --name NAME) [--json]}: total and available permits, each process that
  * holds permits or waits (pid, command line, permits, since when, waiting threads), the serving
  * process and the participants. A scan, not a snapshot: the figures are read one after the other.
  */
@@ -29,8 +29,12 @@ final class StatusCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--name", paramLabel = "NAME", required = true, description = "the semaphore's name; " + Main.NAME_RULE)
+    @Option(names = "--name", paramLabel = "NAME", description = "the semaphore's name (or give it as the word after status); "
+            + Main.NAME_RULE)
     String name;
+
+    @picocli.CommandLine.Parameters(paramLabel = "NAME", arity = "0..1", description = "the semaphore's name, as with --name")
+    String positionalName;
 
     @Option(names = "--json", description = "one JSON object on stdout, for scripts")
     boolean json;
@@ -42,6 +46,12 @@ final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if ((name == null) == (positionalName == null)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), name == null
+                    ? "missing the name: give NAME or --name NAME"
+                    : "the name is given twice: --name " + Main.oneLine(name) + " and " + Main.oneLine(positionalName));
+        }
+        if (name == null) name = positionalName;
         List<Long> before = Main.withName(spec, name, EventFdSemaphore::participants);
         if (before.isEmpty()) {
             if (json) System.out.println(notOpenJson());

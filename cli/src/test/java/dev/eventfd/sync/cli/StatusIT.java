@@ -37,6 +37,9 @@ class StatusIT {
             String participants = field(r.out(), "participants");
             assertTrue(Pattern.compile("\\b" + me + "\\b").matcher(participants).find(),
                     () -> "this JVM (pid " + me + ") among the participants: " + r.all());
+            Cli.Result positional = cli.run(LIMIT, "status", "t");
+            assertEquals(0, positional.exit(), positional::all);
+            assertEquals("2", field(positional.out(), "available"), () -> "the name as a word, as run takes it: " + positional.all());
             t.release();
             assertEquals(3, t.availablePermits(), "status took and kept nothing");
         }

@@ -53,7 +53,9 @@ class UsageIT {
             assertUsageError(cli.run(LIMIT, "run", "--name", "x"), "run", "missing the command");
             assertUsageError(cli.run(LIMIT, "run"), "run", "missing the name");
             assertUsageError(cli.run(LIMIT, "run", "-c", "true", "x", "echo"), "run", "-c STRING and CMD exclude each other");
-            assertUsageError(cli.run(LIMIT, "status"), "status", "Missing required option: '--name");
+            assertUsageError(cli.run(LIMIT, "status"), "status", "missing the name: give NAME or --name NAME");
+            assertUsageError(cli.run(LIMIT, "status", "--name", "a", "b"), "status", "the name is given twice");
+            assertUsageError(cli.run(LIMIT, "status", "a", "b"), "status", "Unmatched argument");
         }
     }
 
@@ -69,6 +71,7 @@ class UsageIT {
             }
             assertTrue(runTouching(cli, tmp, "--name", "new\nline").err().contains("'new\\nline'"), "a newline is shown as \\n");
             assertUsageError(cli.run(LIMIT, "status", "--name", "a/b"), "status", rule);
+            assertUsageError(cli.run(LIMIT, "status", "a/b"), "status", rule);
         }
     }
 
