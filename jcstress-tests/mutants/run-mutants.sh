@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-proves that the jcstress tests can fail: copies the CURRENT working tree's library (pom.xml, mvnw,
-# .mvn, src/main; uncommitted changes included) with mutants.patch applied (every breakage behind
+# .mvn, bin/jdk25.sh, src/main, src/build; uncommitted changes included) with mutants.patch applied (every breakage behind
 # -Dmutant=NAME, "none" = the unmodified code), installs it into a SEPARATE local Maven repository,
 # builds this suite's jar against it, and runs each breakage against the tests meant to catch it.
 # Nothing in the working tree or in ~/.m2 is touched.
@@ -34,6 +34,7 @@ table=(
   "slot-check-before-add|SlotPermitsAsProcesses.TwoTakesOfOnePermit|"
   "slot-gift-first|SlotPermitsAsProcesses.(GiveVersusTake|TakeTwoDuringGive)|"
   "slot-recover-blind|SlotPermitsAsProcesses.RecoveryVersusClaim|"
+  "slot-turn-ignored|SlotPermitsAsProcesses.TurnsInTicketOrder|"
   "latch-close-no-wake|LatchTermination.AwaitWokenByClose|"
   "latch-await-ignores-interrupt|LatchTermination.AwaitWokenByInterrupt|"
   "latch-countdown-no-gate|LatchTermination.AwaitWokenByCountDown|LatchMessagePassing.TimedAwait|-strideSize 8 -strideCount 1"
@@ -48,7 +49,7 @@ build() {
   rm -rf "$work/lib" "$work/suite"
   mkdir -p "$work/lib" "$work/suite"
   "$here/check-patch.sh" || return 1
-  (cd "$root" && tar -c pom.xml mvnw .mvn src/main) | tar -x -C "$work/lib"
+  (cd "$root" && tar -c pom.xml mvnw .mvn bin/jdk25.sh src/main src/build) | tar -x -C "$work/lib"
   (cd "$work/lib" && patch --fuzz=0 -p1 -s < "$here/mutants.patch") || return 1
   if [ ! -d "$work/m2" ]; then
     echo "seeding $work/m2 from ~/.m2/repository (offline build afterwards)"

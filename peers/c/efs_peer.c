@@ -15,7 +15,9 @@
  * notice its death by their periodic recovery, not by a pidfd. Build: cc -O2 -o efs_peer efs_peer.c
  * (or, as a library for other languages, with -shared -fPIC -DEFS_LIBRARY: see efs_join below).
  * Beside the permit words it keeps the words that say who holds what: OWNED, SINCE, WAITERS, PID
- * and PID_NS of its own slot, and DIED when it recovers a slot whose dead owner held permits.
+ * and PID_NS of its own slot, and DIED when it recovers a slot whose dead owner held permits. It
+ * publishes no TURN (it is not fair: it takes its chance), and zeroes the one a dead owner left
+ * when it claims that owner's slot, so that fair processes do not wait for a turn nobody has.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -44,7 +46,7 @@ static const uint64_t HELD_MASK = (1ull << 34) - 1, GEN_MASK = ((1ull << 28) - 1
 static const int64_t MAX_PERMITS = 2147483647;
 enum { SLOT_COUNT = 8, HIGH_WATER = 16, BASE = 64, SLOTS = 128, LINE = 64 };
 /* the words of a slot's line after its slot word */
-enum { OWNED = 8, SINCE = 16, WAITERS = 24, PID = 32, PID_NS = 40, DIED = 48 };
+enum { OWNED = 8, SINCE = 16, WAITERS = 24, PID = 32, PID_NS = 40, DIED = 48, TURN = 56 };
 
 static unsigned char *mem;
 static uint64_t slot_count;
@@ -149,6 +151,7 @@ static void claim(void) {
             __atomic_store_n(line_word(j, WAITERS), 0, __ATOMIC_SEQ_CST);
             __atomic_store_n(line_word(j, PID), (uint64_t) getpid(), __ATOMIC_SEQ_CST);
             __atomic_store_n(line_word(j, PID_NS), pid_namespace(), __ATOMIC_SEQ_CST);
+            __atomic_store_n(line_word(j, TURN), 0, __ATOMIC_SEQ_CST);   /* a dead owner's turn is not ours */
             uint64_t gen = ((w & GEN_MASK) + (1ull << GEN_SHIFT)) & GEN_MASK;
             if (cas(slot_word(j), w, LIVE | gen)) {
                 own = j;

@@ -58,12 +58,19 @@ import java.util.function.Consumer;
  *
  * <p><b>Fairness.</b> With {@code fair} set, the {@code acquire} methods of this JVM are served in FIFO
  * order, exactly as in {@link Semaphore}, and the untimed {@link #tryAcquire()} still barges past this
- * JVM's queue. Between processes there is no order, but no process starves the others: on the
- * shared-memory store, while another process waits, a release goes through the shared count (every
- * waiting process is woken, and whichever takes first wins) rather than to this JVM's own waiters,
- * and a thread that has not waited does not take a permit from the shared count ({@code tryAcquire()}
- * then returns {@code false}: the free permit is the waiting process's). On the kernel-counter store
- * the kernel wakes every process waiting on the descriptor, and whichever reads first wins.
+ * JVM's queue. No process starves the others: on the shared-memory store, while another process
+ * waits, a release goes through the shared count (every waiting process is woken) rather than to this
+ * JVM's own waiters, and a thread that has not waited does not take a permit from the shared count
+ * ({@code tryAcquire()} then returns {@code false}: the free permit is the waiting process's).
+ *
+ * <p><b>Fair mode across processes.</b> On the shared-memory store, processes that opened the name
+ * fair are served in FIFO order among themselves too: each waiter takes a ticket from a counter in
+ * the shared memory as it begins to wait, the JVM publishes its smallest, and a JVM takes for its
+ * waiters only while no live process has a smaller one (see {@code SlotPermits}, "FIFO between fair
+ * processes"). Waits are ordered by their tickets: of two waits in different processes, one seen
+ * waiting before the other began is served first. Within a JVM the order is its queue's. A non-fair
+ * process keeps no turn and takes its chance; on the kernel-counter store the kernel wakes every
+ * process waiting on the descriptor, and whichever reads first wins.
  *
  * <p><b>Several permits at once.</b> {@link #acquire(int)} and the other {@code n}-permit methods are
  * atomic for the caller: they take all {@code n} permits or none. The kernel can only take permits one
@@ -234,6 +241,12 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     transient String objectKind = "semaphore";
     private transient ReentrantLock lock;
     private transient Thread pollerThread;
+    /**
+     * The tickets of this JVM's fair waiters (see "Fair mode across processes"), and the lock that
+     * orders taking one, publishing the smallest and giving one back. Only waits touch them.
+     */
+    private transient java.util.TreeSet<Long> tickets;
+    private transient ReentrantLock turnLock;
 
     /** Total permits requested by threads waiting here. Updated by getAndAdd (volatile). */
     private transient volatile long demand;
@@ -322,6 +335,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         this.kernel = kernel;
         this.participant = participant;
         this.lock = new ReentrantLock();
+        this.tickets = new java.util.TreeSet<>();
+        this.turnLock = new ReentrantLock();
         this.pollerThread = Poller.shared().thread();
         store.closeWhenUnreachable(this);
         if (participant != null) participant.closeWhenUnreachable(this);
@@ -1107,6 +1122,36 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         return await(permits, mode, deadline);
     }
 
+    /**
+     * Takes a ticket for a fair waiter and publishes this JVM's smallest (see "Fair mode across
+     * processes"). @return the ticket, or -1 if the store keeps no order between processes
+     */
+    private long takeTurn() {
+        turnLock.lock();
+        try {
+            long t = store.newTicket();            // under the lock: tickets and publications in one order
+            if (t < 0) return -1;
+            tickets.add(t);
+            store.turn(tickets.first());
+            return t;
+        } finally {
+            turnLock.unlock();
+        }
+    }
+
+    /** Gives back a waiter's ticket and publishes the next smallest, or none. */
+    private void leaveTurn(long ticket) {
+        turnLock.lock();
+        try {
+            tickets.remove(ticket);
+            store.turn(tickets.isEmpty() ? -1 : tickets.first());
+        } catch (IllegalStateException closed) {
+            // the store is closed (ClosedException), or this process has left it: no turn to publish
+        } finally {
+            turnLock.unlock();
+        }
+    }
+
     /** Takes {@code permits} from L and the store without waiting, all or none (barging). */
     private boolean take(int permits) {
         if (super.availablePermits() < 0) feedNow();     // permits owed: only the store can pay them
@@ -1174,8 +1219,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         afterChange((long) CTL.getAndAdd(this, WAITING - ACTIVE) + WAITING - ACTIVE);
         boolean acquired = false;
         boolean shown = false;
+        long ticket = -1;
         long c = 0;
         try {
+            if (isFair()) ticket = takeTurn();     // published before the feed takes for this waiter, and before it is shown
             store.waiters(1);                      // shown to other processes (holders()); WAITING keeps the store open
             shown = true;
             requestFeed();                         // ...then L read by the feed
@@ -1200,6 +1247,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                     }
                 } finally {
                     try {
+                        if (ticket >= 0) leaveTurn(ticket);
                         if (shown) store.waiters(-1);
                     } finally {
                         afterChange((long) CTL.getAndAdd(this, -WAITING) - WAITING);

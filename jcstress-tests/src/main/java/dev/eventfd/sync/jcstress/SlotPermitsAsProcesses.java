@@ -134,4 +134,30 @@ public class SlotPermitsAsProcesses {
 
         @Arbiter public void arbiter(ZZJ_Result r) { r.r3 = survivor.available(); }
     }
+
+    /**
+     * Two fair processes take for their waiters at once, one with an earlier ticket than the other,
+     * and one permit is free: the later turn gives way before it adds anything, so the earlier one
+     * always gets it. Results: the earlier's take, the later's take, then the permits free.
+     */
+    @JCStressTest
+    @Outcome(id = "true, false, 0", expect = ACCEPTABLE, desc = "the earlier turn took the permit")
+    @Outcome(id = "false, true, 0", expect = FORBIDDEN, desc = "the later turn took the permit while the earlier one waited")
+    @Outcome(id = "false, false, 1", expect = FORBIDDEN, desc = "the later turn's take made the earlier one back off")
+    @Outcome(expect = FORBIDDEN, desc = "anything else: a permit was created or lost")
+    @State
+    public static class TurnsInTicketOrder {
+        final MemorySegment memory = segment(2);
+        final Locks locks = new Locks(2);
+        final SlotPermits earlier = SlotPermits.create(memory, 2, 1, SILENT, locks.forProcess("earlier"));
+        final SlotPermits later = SlotPermits.attach(memory, SILENT, locks.forProcess("later"));
+        {
+            earlier.publishTurn(earlier.newTicket());
+            later.publishTurn(later.newTicket());
+        }
+
+        @Actor public void earlier(ZZJ_Result r) { r.r1 = earlier.tryTake(1); }
+        @Actor public void later(ZZJ_Result r) { r.r2 = later.tryTake(1); }
+        @Arbiter public void arbiter(ZZJ_Result r) { r.r3 = earlier.available(); }
+    }
 }

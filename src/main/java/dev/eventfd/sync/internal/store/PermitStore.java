@@ -96,6 +96,22 @@ public interface PermitStore {
     }
 
     /**
+     * A ticket for a fair waiter that begins to wait, ordered across every process that shares the
+     * store (see {@link SlotPermits#newTicket}); -1 if the store keeps no order between processes.
+     */
+    default long newTicket() {
+        return -1;
+    }
+
+    /**
+     * Publishes the smallest ticket among this JVM's fair waiters (-1: none), so that processes whose
+     * waiters began later let them take first (see {@link SlotPermits#publishTurn}). Calls must be
+     * serialized; a store without tickets ignores it.
+     */
+    default void turn(long ticket) {
+    }
+
+    /**
      * Whether a process died holding permits since this was last asked (by any process), and marks
      * that death told; see {@link SlotPermits#takeDeathReport}. A store that cannot tell says {@code false}.
      */

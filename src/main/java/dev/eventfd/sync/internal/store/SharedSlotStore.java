@@ -207,6 +207,16 @@ public final class SharedSlotStore implements PermitStore {
         permits.give(n);
     }
 
+    @Override
+    public long newTicket() {
+        return permits.newTicket();
+    }
+
+    @Override
+    public void turn(long ticket) {
+        permits.publishTurn(ticket);
+    }
+
     /** Recovers the slots of dead processes first (a lock test per live slot), then sums. */
     @Override
     public long count() {

@@ -13,7 +13,8 @@ import java.lang.invoke.VarHandle;
  * <p><b>Layout.</b> 64-bit words, each group written by different processes on its own 64-byte line:
  * <pre>
  *   line 0  MAGIC_VERSION, SLOT_COUNT, HIGH_WATER (how many slots were ever claimed; only grows),
- *           GATHER (0, or the slot + 1 and generation of the process holding the gather right)
+ *           GATHER (0, or the slot + 1 and generation of the process holding the gather right),
+ *           TICKETS (the next ticket of a fair waiter; only grows)
  *   line 1  BASE: the initial permits plus every permit given beyond its giver's holding; only grows
  *   line 2+ one line per slot, written by its owner (and by whoever recovers or claims the slot):
  *           +0  the slot word: LIVE (bit 63) | WAITING (bit 62) | generation (bits 34..61) | held (bits 0..33)
@@ -23,7 +24,10 @@ import java.lang.invoke.VarHandle;
  *           +32 PID, +40 PID_NS: the owner's pid in its own PID namespace, and that namespace's inode
  *           +48 DIED: generation | OWNED of the last generation that died holding permits, and
  *               REPORTED (bit 63) once an acquirer has been told
+ *           +56 TURN: 0, or 1 + the smallest ticket among the owner's fair waiters
  * </pre>
+ * TICKETS and TURN came with layout version 2 as words that were zero before: a process that never
+ * publishes a turn (a non-fair one, or a peer that does not know them) leaves them zero.
  * Only the slot words and BASE take part in the permit count; the other words say who holds what
  * ({@link #holders}) and whether a holder died ({@link #takeDeathReport}).
  * A slot is written only by its owner, by a claimant that holds its liveness lock, and by a recoverer
@@ -110,11 +114,31 @@ import java.lang.invoke.VarHandle;
  * the grants of four.) A back-off for a waiting process is a back-off like any other: it rings if a
  * permit is free.
  *
- * <p><b>What it does not do.</b> Two contenders can each back off for the other and retry: each
- * rings the other, so neither sleeps for good, but no order among processes is kept: fair mode
- * is FIFO among one JVM's threads, not across processes; a turn for that is a separate word above
- * this one. Waiting itself (the doorbells and the poller)
- * and the liveness locks are the caller's; this class only tells whom to ring.
+ * <p><b>FIFO between fair processes: turns.</b> A fair semaphore's waiter takes a ticket
+ * ({@link #newTicket}: one {@code lock xadd} on TICKETS, so tickets are ordered as the waits
+ * began) and its process publishes the smallest ticket among its waiters as its slot's TURN
+ * ({@link #publishTurn}). A take for waiters ({@code tryTake(n)}, not a barging one) by a process
+ * with a TURN first reads every other LIVE slot's TURN, and gives up at once, changing nothing,
+ * if one is smaller and its owner lives (a lock test; a dead owner's slot is recovered, and its
+ * TURN then counts for nothing: only LIVE slots are read, and a claimant zeroes TURN before it
+ * takes the slot over). So the process whose waiter waits longest takes first; the others wait on
+ * their doorbells. Nothing is lost by giving up: the permit stays free, the process with the
+ * smaller turn is rung by the release that freed it like every waiter, and a process whose TURN
+ * rises or clears (its waiter got the permit, timed out or was interrupted) rings the waiters, so
+ * those that gave up for it look again. The process with the smallest live TURN never gives up for
+ * a turn, so some process always makes progress. A death at any step keeps this: TURN is read
+ * only through LIVE words whose lock is held, and no permit is held while a turn is checked.
+ * Barging takes are unchanged: in both modes a thread that has not waited already backs off for
+ * any waiting process, which is what a fair {@code Semaphore} asks of a newcomer. The order is
+ * that of the tickets: two waits that began one after the other (the first seen waiting before
+ * the second started) are served in that order, and a wait whose turn is not yet published can
+ * be passed by one that began a moment later. A non-fair process publishes no turn: the fair ones
+ * do not wait for it, and it takes its chance as before.
+ *
+ * <p><b>What it does not do.</b> Contenders without turns can each back off for the other and
+ * retry: each rings the other, so neither sleeps for good, but no order among them is kept.
+ * Waiting itself (the doorbells and the poller) and the liveness locks are the caller's; this
+ * class only tells whom to ring.
  */
 public final class SlotPermits {
 
@@ -141,10 +165,10 @@ public final class SlotPermits {
     public static final int LINE = 64;
     /** "EFDSLOT" and layout version 2. */
     static final long MAGIC_VERSION = 0x45464453_4c4f5402L;
-    private static final long SLOT_COUNT = 8, HIGH_WATER = 16, GATHER = 24, BASE = LINE, SLOTS = 2L * LINE;
+    private static final long SLOT_COUNT = 8, HIGH_WATER = 16, GATHER = 24, TICKETS = 32, BASE = LINE, SLOTS = 2L * LINE;
 
     /** The words of a slot's line after its slot word; see the layout. */
-    private static final long OWNED = 8, SINCE = 16, WAITERS = 24, PID = 32, PID_NS = 40, DIED = 48;
+    private static final long OWNED = 8, SINCE = 16, WAITERS = 24, PID = 32, PID_NS = 40, DIED = 48, TURN = 56;
     static final long LIVE = 1L << 63, WAITING = 1L << 62, REPORTED = 1L << 63;
     static final int GEN_SHIFT = 34;
     static final long HELD_MASK = (1L << GEN_SHIFT) - 1, GEN_MASK = ((1L << 28) - 1) << GEN_SHIFT;
@@ -249,6 +273,7 @@ public final class SlotPermits {
                 WORD.setVolatile(memory, line + WAITERS, 0L);
                 WORD.setVolatile(memory, line + PID, OWN_PID);
                 WORD.setVolatile(memory, line + PID_NS, OWN_PID_NAMESPACE);
+                WORD.setVolatile(memory, line + TURN, 0L);       // a dead owner's turn is not the claimant's
                 long gen = ((w & GEN_MASK) + (1L << GEN_SHIFT)) & GEN_MASK;
                 if (WORD.compareAndSet(memory, line, w, LIVE | gen)) {
                     slot = j;
@@ -285,6 +310,7 @@ public final class SlotPermits {
      */
     public boolean tryTake(long n, boolean barging) {
         long own = ownOffset(n);
+        if (!barging && !myTurn(own)) return false;      // a process whose waiter waits longer takes first
         // Dekker pair "sum", acquirer side: the own slot written (a full fence on x86: lock xadd), then every other read.
         long sum = held((long) WORD.getAndAdd(memory, own, n)) + n;
         int high = highWater();            // pair "high water", acquirer side: the own slot written, then HIGH_WATER read
@@ -349,6 +375,42 @@ public final class SlotPermits {
             if ((w & LIVE) != 0) sum += held(w);
         }
         return sum;
+    }
+
+    /**
+     * Whether no other live process has a smaller turn than this one's (true if this one has none):
+     * see "FIFO between fair processes". Recovers the slots of dead owners it finds with one.
+     */
+    private boolean myTurn(long own) {
+        long mine = (long) WORD.getVolatile(memory, own + TURN);
+        if (mine == 0) return true;
+        int high = highWater();
+        for (int j = 0; j < high; j++) {
+            if (j == slot) continue;
+            long line = slotOffset(j);
+            long turn = (long) WORD.getVolatile(memory, line + TURN);
+            if (turn == 0 || Long.compareUnsigned(turn, mine) >= 0 || (word(j) & LIVE) == 0) continue;
+            if (liveness.heldByAnother(j)) return false;  // it lives, and its waiter waits longer
+            recover(j);                                  // it died: its turn is nobody's
+        }
+        return true;
+    }
+
+    /** A ticket for a fair waiter that begins to wait: larger than every ticket taken before it. */
+    public long newTicket() {
+        return (long) WORD.getAndAdd(memory, TICKETS, 1L);
+    }
+
+    /**
+     * Publishes the smallest ticket among this process's fair waiters as its turn, or none
+     * ({@code ticket < 0}); rings the waiters when the turn rises or clears, since processes that
+     * gave up for it may go now. The caller serializes its calls.
+     */
+    public void publishTurn(long ticket) {
+        long own = ownOffset(1);
+        long turn = ticket < 0 ? 0 : ticket + 1;
+        long before = (long) WORD.getAndSet(memory, own + TURN, turn);
+        if (before != 0 && (turn == 0 || Long.compareUnsigned(turn, before) > 0)) ringWaiters();
     }
 
     /** Sets or clears the own WAITING bit; set it, then {@link #tryTake} once more, before sleeping. */

@@ -439,4 +439,63 @@ class SlotPermitsTest {
         assertTrue(survivor.permits.tryTake(permits + gifts));
     }
 
+
+    @Test
+    void aWaitingTakeGivesWayToALiveProcessWithAnEarlierTicket() {
+        Process a = first(4, 1), b = join(), c = join();
+        long ta = a.permits.newTicket(), tb = b.permits.newTicket();
+        assertTrue(ta < tb, "tickets are ordered as the waits began");
+        b.permits.publishTurn(tb);
+        a.permits.publishTurn(ta);
+        b.permits.waiting(true);                          // b's waiter sleeps on its doorbell
+        assertFalse(b.permits.tryTake(1), "b's waiter began later: a takes first");
+        assertEquals(1, b.permits.available(), "giving way changes nothing");
+        assertTrue(c.permits.tryTake(1), "a process without a turn does not wait for turns");
+        c.permits.give(1);
+        int ringsOfB = rings[b.permits.slot()].get();
+        assertTrue(a.permits.tryTake(1), "the earliest ticket takes");
+        a.permits.publishTurn(-1);                         // a's waiter has its permit
+        assertTrue(rings[b.permits.slot()].get() > ringsOfB, "a's turn cleared: b, which gave way, is rung");
+        assertFalse(b.permits.tryTake(1), "no permit is free now");
+        a.permits.give(1);
+        assertTrue(b.permits.tryTake(1), "b's turn is the smallest now");
+    }
+
+    @Test
+    void aTurnCountsOnlyWhileItsOwnerLivesAndNobodyElseWaitsForIt() {
+        Process a = first(4, 1), b = join();
+        a.permits.publishTurn(a.permits.newTicket());
+        b.permits.publishTurn(b.permits.newTicket());
+        int slotA = a.permits.slot();
+        a.die();
+        assertTrue(b.permits.tryTake(1), "a died waiting: its turn is nobody's, and its slot is recovered");
+        Process d = join();
+        assertEquals(slotA, d.permits.slot(), "the newcomer takes over the dead slot");
+        b.permits.give(1);
+        b.permits.publishTurn(-1);
+        Process e = join();
+        e.permits.publishTurn(e.permits.newTicket());
+        assertTrue(e.permits.tryTake(1), "the dead owner's earlier turn did not pass to the slot's live new owner");
+    }
+
+    @Test
+    void aBargingTakeIgnoresTurns() {
+        Process a = first(4, 1), b = join();
+        a.permits.publishTurn(a.permits.newTicket());
+        b.permits.publishTurn(b.permits.newTicket());
+        assertTrue(b.permits.tryTake(1, true), "a barging take backs off for WAITING bits, not for turns");
+    }
+
+    @Test
+    void aTurnThatRisesRingsAndOneThatFallsDoesNot() {
+        Process a = first(4, 1), b = join();
+        int slotB = b.permits.slot();
+        b.permits.waiting(true);
+        a.permits.publishTurn(5);
+        int before = rings[slotB].get();
+        a.permits.publishTurn(3);
+        assertEquals(before, rings[slotB].get(), "an earlier turn lets nobody go");
+        a.permits.publishTurn(7);
+        assertEquals(before + 1, rings[slotB].get(), "a later one may");
+    }
 }
