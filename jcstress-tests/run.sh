@@ -40,7 +40,7 @@ split="${JCSTRESS_SPLIT:-false}"
 limit="${JCSTRESS_TIMEOUT:-1800}"
 stride_size="${JCSTRESS_STRIDE_SIZE:-64}"
 stride_count="${JCSTRESS_STRIDE_COUNT:-8}"
-min_tests="${JCSTRESS_MIN_TESTS:-39}"
+min_tests="${JCSTRESS_MIN_TESTS:-40}"
 
 if [ "$mode" = sanity ]; then
   echo "run.sh: -m sanity records zero samples for Termination tests; use quick or longer." >&2

@@ -100,7 +100,7 @@ import java.lang.invoke.VarHandle;
  * lives (recovering it if not) before it backs off for it.
  *
  * <p>{@code SlotProtocolModelTest} explores every
- * interleaving of this protocol with deaths at every step, and each of nine broken variants of it.
+ * interleaving of this protocol with deaths at every step (turns included), and each of eleven broken variants of it.
  *
  * <p>"Ring the waiters" means every process whose WAITING bit is set, the ringing one included: a
  * process has many threads, and the one that sleeps on its doorbell is not the one that releases. (The
@@ -119,10 +119,13 @@ import java.lang.invoke.VarHandle;
  * began) and its process publishes the smallest ticket among its waiters as its slot's TURN
  * ({@link #publishTurn}). A take for waiters ({@code tryTake(n)}, not a barging one) by a process
  * with a TURN first reads every other LIVE slot's TURN, and gives up at once, changing nothing,
- * if one is smaller and its owner lives (a lock test; a dead owner's slot is recovered, and its
- * TURN then counts for nothing: only LIVE slots are read, and a claimant zeroes TURN before it
- * takes the slot over). So the process whose waiter waits longest takes first; the others wait on
- * their doorbells. Nothing is lost by giving up: the permit stays free, the process with the
+ * if one is smaller and its owner lives: it reads the TURN, the word (LIVE), the lock (held), and
+ * the TURN again, since a claimant zeroes the TURN a dead owner left before the CAS that makes the
+ * word its own, and rings nobody when the slot it claims was FREE. A dead owner's slot is
+ * recovered, and its TURN counts for nothing. So the process whose waiter waits longest takes
+ * first; the others wait on their doorbells. A back-off under contention that leaves a permit free
+ * rings the waiters, the backing-off process's own doorbell included: the process the others give
+ * way to must look again itself. Nothing is lost by giving up: the permit stays free, the process with the
  * smaller turn is rung by the release that freed it like every waiter, and a process whose TURN
  * rises or clears (its waiter got the permit, timed out or was interrupted) rings the waiters, so
  * those that gave up for it look again. The process with the smallest live TURN never gives up for
@@ -390,8 +393,14 @@ public final class SlotPermits {
             long line = slotOffset(j);
             long turn = (long) WORD.getVolatile(memory, line + TURN);
             if (turn == 0 || Long.compareUnsigned(turn, mine) >= 0 || (word(j) & LIVE) == 0) continue;
-            if (liveness.heldByAnother(j)) return false;  // it lives, and its waiter waits longer
-            recover(j);                                  // it died: its turn is nobody's
+            if (!liveness.heldByAnother(j)) {
+                recover(j);                              // it died: its turn is nobody's
+                continue;
+            }
+            // Read again: the lock may be a claimant's, which zeroed the dead owner's turn before its CAS
+            // made the word LIVE (and rings nobody when it claims a FREE slot).
+            turn = (long) WORD.getVolatile(memory, line + TURN);
+            if (turn != 0 && Long.compareUnsigned(turn, mine) < 0) return false;   // it lives, and its waiter waits longer
         }
         return true;
     }

@@ -39,6 +39,12 @@ import static org.junit.jupiter.api.Assertions.fail;
  * acquire in progress has added; a FREE slot holds nothing. A final state is one where every process
  * is done, dead, or asleep with a silent doorbell while fewer permits are free than it asks for (a
  * legitimate wait), every dead slot recovered: there the base is the initial permits plus the gifts.
+ *
+ * <p><b>Turns.</b> In the fair casts every acquire takes a ticket (one step) and publishes it as its
+ * slot's turn (another), and each attempt first reads the other slots' turns: one that is smaller, on
+ * a LIVE slot whose lock is held, makes it give way (set its waiting bit, or sleep). Once it holds, it
+ * clears its turn and rings the waiters. The progress check then also shows that giving way never
+ * strands a waiter, and a claimant zeroes the turn a dead owner left.
  * From every reachable state a final state stays reachable <em>without a death</em> (a death is the
  * adversary's move, never the rescue): a state from which none is reachable (a lost wake-up, a permit
  * lost to a death, two waiters each backed off for the other) is reported with its shortest trace.
@@ -77,6 +83,8 @@ class SlotProtocolModelTest {
         expected.put(Variant.RELEASE_RINGS_NOBODY, "no final state reachable");
         expected.put(Variant.RECOVERY_RINGS_ONLY_IF_HELD, "no final state reachable");
         expected.put(Variant.BACK_OFF_RINGS_NOBODY, "no final state reachable");
+        expected.put(Variant.TURN_CLEAR_RINGS_NOBODY, "no final state reachable");
+        expected.put(Variant.CLAIM_KEEPS_TURN, "no final state reachable");
         for (Map.Entry<Variant, String> e : expected.entrySet()) {
             boolean found = false;
             List<String> seen = new ArrayList<>();
@@ -116,6 +124,10 @@ class SlotProtocolModelTest {
         RECOVERY_IGNORES_GENERATION,
         /** a claimant writes LIVE before taking the slot's liveness lock. */
         CLAIM_BEFORE_LOCK,
+        /** a process whose turn clears rings nobody (those that gave way for it sleep on). */
+        TURN_CLEAR_RINGS_NOBODY,
+        /** a claimant keeps the turn the slot's dead owner published. */
+        CLAIM_KEEPS_TURN,
     }
 
     /** An operation of a process's script. */
@@ -131,7 +143,12 @@ class SlotProtocolModelTest {
      *                when {@code replacement}) which claims slot 0 after process 0 died
      * @param deaths  how many processes may die in one run
      */
-    record Config(String name, Variant variant, int initial, Op[][] scripts, boolean replacement, int deaths, int sanityFloor) {
+    record Config(String name, Variant variant, int initial, Op[][] scripts, boolean replacement, int deaths, int sanityFloor,
+                  boolean fair) {
+        Config(String name, Variant variant, int initial, Op[][] scripts, boolean replacement, int deaths, int sanityFloor) {
+            this(name, variant, initial, scripts, replacement, deaths, sanityFloor, false);
+        }
+
         int processes() { return scripts.length; }
         int slots() { return replacement ? scripts.length - 1 : scripts.length; }
     }
@@ -156,6 +173,15 @@ class SlotProtocolModelTest {
         // One permit, a holder and a waiter; the holder may die holding it.
         list.add(new Config("holder and waiter, 1 permit, " + v, v, 1,
                 new Op[][] {{a1, r1}, {a1, r1}}, false, 1, 100));
+        // Fair processes: turns. Two for one permit (one may die waiting with its turn published), and
+        // two plus a replacement that claims the first one's slot after it dies, and stays without a turn.
+        list.add(new Config("fair: 2 processes, 1 permit, " + v, v, 1,
+                new Op[][] {{a1, r1}, {a1, r1}}, false, 1, 200, true));
+        // Two permits, kept: the one that gave way must be rung when the other's turn clears.
+        list.add(new Config("fair: 2 processes keeping 2 permits, " + v, v, 2,
+                new Op[][] {{a1}, {a1}}, false, 1, 100, true));
+        list.add(new Config("fair: 2 processes + replacement, 1 permit, " + v, v, 1,
+                new Op[][] {{a1, r1}, {a1, r1}, {Op.claim()}}, true, 1, 500, true));
         // Nothing at first: the permit comes only from a release beyond holdings (a gift).
         list.add(new Config("gift to a waiter, 0 permits, " + v, v, 0,
                 new Op[][] {{a1}, {r1}}, false, 1, 20));
@@ -164,17 +190,20 @@ class SlotProtocolModelTest {
 
     // ------------------------------------------------------------------ the state
 
-    // Per slot: state (FREE 0, LIVE 1), waiting bit, generation, held, lock (0 free, else process + 1), doorbell.
-    static final int S_STATE = 0, S_WAIT = 1, S_GEN = 2, S_HELD = 3, S_LOCK = 4, S_BELL = 5, SLOT_W = 6;
+    // Per slot: state (FREE 0, LIVE 1), waiting bit, generation, held, lock (0 free, else process + 1), doorbell,
+    // turn (0, or ticket + 1).
+    static final int S_STATE = 0, S_WAIT = 1, S_GEN = 2, S_HELD = 3, S_LOCK = 4, S_BELL = 5, S_TURN = 6, SLOT_W = 7;
     // Per process: status, op index, pc, accumulator, index, scratch, belief (permits its threads hold),
     // in flight (added to its slot by an acquire not yet decided), generation it owns.
+    // ticket (0 none, else ticket + 1) of the acquire in progress (fair casts).
     static final int P_STATUS = 0, P_OP = 1, P_PC = 2, P_ACC = 3, P_IDX = 4, P_K = 5, P_BELIEF = 6, P_FLIGHT = 7,
-            P_GEN = 8, PROC_W = 9;
+            P_GEN = 8, P_TICKET = 9, PROC_W = 10;
     static final int NOT_STARTED = 0, RUNNING = 1, DONE = 2, DEAD = 3;
     // Recoverer: pc, slot, snapshot of the word (state, wait, gen, held), scan index.
     static final int R_PC = 0, R_SLOT = 1, R_STATE = 2, R_WAIT = 3, R_GEN = 4, R_HELD = 5, R_IDX = 6, REC_W = 7;
-    // Globals: base, gifts (permits given beyond holdings, counted where the release commits them), deaths.
-    static final int G_BASE = 0, G_GIFTS = 1, G_DEATHS = 2, GLOBAL_W = 3;
+    // Globals: base, gifts (permits given beyond holdings, counted where the release commits them), deaths,
+    // the next ticket.
+    static final int G_BASE = 0, G_GIFTS = 1, G_DEATHS = 2, G_TICKETS = 3, GLOBAL_W = 4;
 
     record Result(String name, long states, long finals, Map<String, String> violations) {
         String summary() {
@@ -374,8 +403,77 @@ class SlotProtocolModelTest {
             int[] t = s.clone();
             String who = "P" + p + " acquire(" + n + ")";
             boolean checkFirst = c.variant == Variant.CHECK_BEFORE_ADD;
+            if (c.fair && pc == 0) {                 // an attempt of a fair process: its ticket, then the turns
+                if (s[pr(p, P_TICKET)] == 0) {
+                    t[pr(p, P_TICKET)] = s[G_TICKETS] + 1;   // getAndAdd(TICKETS, 1)
+                    t[G_TICKETS]++;
+                    t[pr(p, P_PC)] = 31;
+                    emit(t, () -> who + ": takes ticket " + s[G_TICKETS]);
+                } else {
+                    t[pr(p, P_PC)] = 20;
+                    t[pr(p, P_IDX)] = first(me);
+                    emit(t, () -> who + ": looks at the turns");
+                }
+                return;
+            }
             switch (pc) {
-                case 0 -> {
+                case 31 -> {
+                    t[sl(me, S_TURN)] = s[pr(p, P_TICKET)];   // publishTurn: TURN = ticket + 1
+                    t[pr(p, P_PC)] = 20;
+                    t[pr(p, P_IDX)] = first(me);
+                    emit(t, () -> who + ": publishes its turn");
+                }
+                case 20 -> {                     // read slot IDX's turn
+                    int j = s[pr(p, P_IDX)];
+                    int turn = s[sl(j, S_TURN)];
+                    boolean earlier = turn != 0 && turn < s[pr(p, P_TICKET)];
+                    if (earlier) t[pr(p, P_PC)] = 22;
+                    else turnScanNext(t, p, j, me);
+                    emit(t, () -> who + ": turn of slot " + j + " is " + turn + (earlier ? ", earlier" : ""));
+                }
+                case 22 -> {                     // then its word: only a LIVE slot's turn counts
+                    int j = s[pr(p, P_IDX)];
+                    boolean live = s[sl(j, S_STATE)] == 1;
+                    if (live) t[pr(p, P_PC)] = 21;
+                    else turnScanNext(t, p, j, me);
+                    emit(t, () -> who + ": slot " + j + (live ? " is LIVE" : " is FREE"));
+                }
+                case 21 -> {                     // then its lock: a dead owner's turn counts for nothing
+                    int j = s[pr(p, P_IDX)];
+                    boolean lives = s[sl(j, S_LOCK)] != 0;
+                    if (lives) t[pr(p, P_PC)] = 23;
+                    else turnScanNext(t, p, j, me);
+                    emit(t, () -> who + ": slot " + j + "'s owner " + (lives ? "lives" : "is dead"));
+                }
+                case 23 -> {                     // and the turn again: a claimant zeroed it before its CAS
+                    int j = s[pr(p, P_IDX)];
+                    int turn = s[sl(j, S_TURN)];
+                    boolean earlier = turn != 0 && turn < s[pr(p, P_TICKET)];
+                    if (earlier) t[pr(p, P_PC)] = s[sl(me, S_WAIT)] == 1 ? 6 : 4;
+                    else turnScanNext(t, p, j, me);
+                    emit(t, () -> who + (earlier ? ": gives way to slot " + j : ": slot " + j + "'s turn is gone"));
+                }
+                case 32 -> {                     // holds: clears its turn (publishTurn(-1)), then rings
+                    t[sl(me, S_TURN)] = 0;
+                    t[pr(p, P_TICKET)] = 0;
+                    t[pr(p, P_IDX)] = first(me);
+                    if (c.variant == Variant.TURN_CLEAR_RINGS_NOBODY) t[pr(p, P_PC)] = 34;
+                    else t[pr(p, P_PC)] = 33;
+                    emit(t, () -> who + ": clears its turn");
+                }
+                case 33 -> {
+                    int j = s[pr(p, P_IDX)];
+                    boolean ring = ring(s, t, j, me);
+                    if (after(j, me) < c.slots()) t[pr(p, P_IDX)] = after(j, me);
+                    else t[pr(p, P_PC)] = 34;
+                    emit(t, () -> who + (ring ? ": rings slot " + j + " (its turn cleared)" : ": slot " + j + " not waiting"));
+                }
+                case 34 -> {
+                    if (s[sl(me, S_WAIT)] == 1) t[pr(p, P_PC)] = 5;
+                    else next(t, p);
+                    emit(t, () -> who + ": done with its turn");
+                }
+                case 0, 10 -> {
                     if (checkFirst) {            // broken: read first (pc 1, 2), add when deciding
                         t[pr(p, P_PC)] = 1;
                         t[pr(p, P_IDX)] = first(me);
@@ -403,7 +501,8 @@ class SlotProtocolModelTest {
                         if (checkFirst) t[sl(me, S_HELD)] += n;
                         t[pr(p, P_BELIEF)] += n;
                         t[pr(p, P_FLIGHT)] = 0;
-                        if (s[sl(me, S_WAIT)] == 1) t[pr(p, P_PC)] = 5;
+                        if (c.fair) t[pr(p, P_PC)] = 32;
+                        else if (s[sl(me, S_WAIT)] == 1) t[pr(p, P_PC)] = 5;
                         else next(t, p);
                         emit(t, () -> who + ": base " + s[G_BASE] + " - " + sum + " >= 0, holds");
                     } else {
@@ -431,6 +530,10 @@ class SlotProtocolModelTest {
                     int free = s[G_BASE] - s[pr(p, P_ACC)];
                     boolean ring = free > 0;
                     t[pr(p, P_PC)] = ring ? 7 : s[sl(me, S_WAIT)] == 1 ? 6 : 4;
+                    // The real ring includes the ringer's own doorbell (ringWaiters rings every WAITING slot).
+                    // Elsewhere it changes nothing here, but a fair process that backs off may be the one
+                    // the others give way to: it must look again itself.
+                    if (ring && c.fair && s[sl(me, S_WAIT)] == 1) t[sl(me, S_BELL)] = 1;
                     t[pr(p, P_IDX)] = first(me);
                     t[pr(p, P_ACC)] = 0;
                     emit(t, () -> who + ": " + free + " free after its back-off" + (ring ? ", rings" : ""));
@@ -554,6 +657,7 @@ class SlotProtocolModelTest {
                     t[sl(me, S_GEN)] = gen;
                     t[sl(me, S_HELD)] = 0;
                     t[sl(me, S_BELL)] = 0;           // its own doorbell: rings for the previous owner are not for it
+                    if (c.variant != Variant.CLAIM_KEEPS_TURN) t[sl(me, S_TURN)] = 0;   // written before the CAS, as claim() does
                     t[pr(p, P_GEN)] = gen;
                     boolean wasLive = (snap & 2) != 0;
                     t[pr(p, P_PC)] = casFirst ? 4 : wasLive ? 3 : 0;
@@ -644,6 +748,16 @@ class SlotProtocolModelTest {
             boolean ring = j != me && s[sl(j, S_WAIT)] == 1;
             if (ring) t[sl(j, S_BELL)] = 1;
             return ring;
+        }
+
+        /** The turn check moves on from slot {@code j}: to the next slot, or to the add once all are read. */
+        void turnScanNext(int[] t, int p, int j, int me) {
+            if (after(j, me) < c.slots()) {
+                t[pr(p, P_IDX)] = after(j, me);
+                t[pr(p, P_PC)] = 20;
+            } else {
+                t[pr(p, P_PC)] = 10;
+            }
         }
 
         /** The first slot a scan by the owner of {@code me} reads, and the one after {@code j}: its own is skipped. */
