@@ -215,22 +215,7 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
         if (Thread.interrupted()) throw new InterruptedException();
         ensureOpen();
         if (isOpen()) return true;                   // no wait, no event
-        WaitEvent event = new WaitEvent();
-        event.begin();
-        String outcome = WaitEvent.FAILED;
-        try {
-            boolean opened = awaitGate(timed, deadline);
-            outcome = opened ? WaitEvent.ACQUIRED : WaitEvent.TIMED_OUT;
-            return opened;
-        } catch (InterruptedException e) {
-            outcome = WaitEvent.INTERRUPTED;
-            throw e;
-        } catch (ClosedException e) {
-            outcome = WaitEvent.CLOSED;
-            throw e;
-        } finally {
-            event.finish("latch", participant == null ? null : participant.name(), 0, outcome);
-        }
+        return WaitEvent.record("latch", participant == null ? null : participant.name(), 0, () -> awaitGate(timed, deadline));
     }
 
     private boolean awaitGate(boolean timed, long deadline) throws InterruptedException {

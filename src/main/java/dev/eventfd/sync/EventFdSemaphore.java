@@ -1190,22 +1190,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /** {@link #awaitInQueue}, recorded as a JFR wait event (see {@link WaitEvent}). */
     private boolean await(int permits, Mode mode, long deadline) throws InterruptedException {
-        WaitEvent event = new WaitEvent();
-        event.begin();
-        String outcome = WaitEvent.FAILED;
-        try {
-            boolean acquired = awaitInQueue(permits, mode, deadline);
-            outcome = acquired ? WaitEvent.ACQUIRED : WaitEvent.TIMED_OUT;
-            return acquired;
-        } catch (InterruptedException e) {
-            outcome = WaitEvent.INTERRUPTED;
-            throw e;
-        } catch (ClosedException e) {
-            outcome = WaitEvent.CLOSED;
-            throw e;
-        } finally {
-            event.finish(objectKind, name, permits, outcome);
-        }
+        return WaitEvent.record(objectKind, name, permits, () -> awaitInQueue(permits, mode, deadline));
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.eventfd.sync.internal.jfr;
 
+import dev.eventfd.sync.ClosedException;
+
 import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Enabled;
@@ -42,15 +44,41 @@ public final class WaitEvent extends jdk.jfr.Event {
     @Description("acquired, timed out, interrupted, closed or failed")
     public String outcome;
 
-    /** Ends the event and commits it with these fields if it is enabled and past its threshold. */
-    public void finish(String objectKind, String name, long permits, String outcome) {
-        end();
-        if (shouldCommit()) {
-            this.objectKind = objectKind;
-            this.name = name == null ? "" : name;
-            this.permits = permits;
-            this.outcome = outcome;
-            commit();
+    /** A wait that may be interrupted: {@code true} if it got what it waited for, {@code false} if it timed out. */
+    @FunctionalInterface
+    public interface Wait {
+        boolean await() throws InterruptedException;
+    }
+
+    /**
+     * Runs {@code wait} as one event: its duration, and its outcome from what it returned or threw.
+     *
+     * @param name the object's name, or null if it is anonymous
+     * @return what {@code wait} returned
+     */
+    public static boolean record(String objectKind, String name, long permits, Wait wait) throws InterruptedException {
+        WaitEvent event = new WaitEvent();
+        event.begin();
+        String outcome = FAILED;
+        try {
+            boolean got = wait.await();
+            outcome = got ? ACQUIRED : TIMED_OUT;
+            return got;
+        } catch (InterruptedException e) {
+            outcome = INTERRUPTED;
+            throw e;
+        } catch (ClosedException e) {
+            outcome = CLOSED;
+            throw e;
+        } finally {
+            event.end();
+            if (event.shouldCommit()) {
+                event.objectKind = objectKind;
+                event.name = name == null ? "" : name;
+                event.permits = permits;
+                event.outcome = outcome;
+                event.commit();
+            }
         }
     }
 }
