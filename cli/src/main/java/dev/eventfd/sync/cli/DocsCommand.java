@@ -83,7 +83,11 @@ final class DocsCommand {
             if (o.hidden() || o.usageHelp() || o.versionHelp()) continue;
             b.append(b.isEmpty() ? "" : " ").append('[').append(o.longestName()).append(o.arity().max() > 0 ? " " + o.paramLabel() : "").append(']');
         }
-        for (PositionalParamSpec p : sub.positionalParameters()) if (!p.hidden()) b.append(' ').append(p.paramLabel()).append("...");
+        for (PositionalParamSpec p : sub.positionalParameters()) {
+            if (p.hidden()) continue;
+            if (p.isMultiValue()) b.append(' ').append(p.paramLabel()).append("...");
+            else b.append(' ').append(p.arity().min() == 0 ? "[" + p.paramLabel() + "]" : p.paramLabel());
+        }
         return b.toString();
     }
 

@@ -42,7 +42,8 @@ class DocsIT {
             Path page = tmp.resolve("eventfd-sync.1");
             Files.writeString(page, man.out());
             assertEquals("", sh(tmp, "groff -man -ww -z " + page + " 2>&1"), "groff warns about nothing");
-            String text = sh(tmp, "groff -man -Tutf8 " + page + " | sed 's/.\\x08//g'");
+            // one line per paragraph and no hyphenation, so a phrase is found wherever the text wraps
+            String text = sh(tmp, "groff -man -Tutf8 -rLL=2000n -rHY=0 " + page + " | sed 's/.\\x08//g'");
             for (String s : List.of("SYNOPSIS", "EXIT STATUS", "COMMAND: RUN", "COMMAND: STATUS", "COMMAND: LIST",
                     "--conflict-exit-code", "--nonblock", "126", "127", "a name is 1 to 64 characters")) {
                 assertTrue(text.contains(s), () -> "the man page mentions " + s + ":\n" + text);
