@@ -195,4 +195,20 @@ class NamedSurvivalTest extends NamedObjectsTest {
             assertEquals("4", b.call("open-sem " + name + " 1"));
         }
     }
+
+    @Test
+    void theLastParticipantToLeaveRemovesTheSocketAKilledOneLeftAndTheLockFile() throws Exception {
+        String name = name("litter");
+        Handle a = child("a");
+        Path stale;
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, 1)) {
+            assertEquals("1", a.call("open-sem " + name + " 9"));
+            stale = socketOf(name, a.pid());
+            a.kill();
+            a.waitFor(PATIENCE);
+            assertTrue(Files.exists(stale), "kill -9 leaves the socket file: " + stale);
+        }
+        assertEquals(List.of(), sockets(name), "the last to leave removes what a killed participant left");
+        assertFalse(Files.exists(dir.resolve("semaphore." + name + ".lock")), "and the lock file: the name leaves nothing behind");
+    }
 }

@@ -257,7 +257,7 @@ public final class Rendezvous implements AutoCloseable {
                     if (!handedOver) Native.close(lease);
                 }
             } finally {
-                unlock(dir, prefix + "lock", prefix, lock);
+                unlock(dir, prefix + "lock", prefix, lock, false);
             }
         } finally {
             if (!handedOver) dir.close();
@@ -284,6 +284,26 @@ public final class Rendezvous implements AutoCloseable {
             }
         }
         return pids;
+    }
+
+    /**
+     * Whether the lease of the name is held (see the implementation overview): by its participants,
+     * or, when none is left, by processes they handed it to, which then keep the name from being
+     * created afresh. Looks only; creates nothing.
+     */
+    public static boolean leased(Kind kind, String name) {
+        checkName(name);
+        try (Directory dir = Directory.open()) {
+            String lockName = kind.label + "." + name + ".lock";
+            int fd = Native.openAt(dir.fd(), lockName, Native.O_RDONLY | Native.O_NOFOLLOW | Native.O_NONBLOCK | Native.O_NOCTTY,
+                    0, Native.ENOENT, Native.ELOOP, Native.EACCES);
+            if (fd < 0) return false;                    // no lock file (or not one to open): no lease
+            try {
+                return Native.fstat(fd).type() == Native.S_IFREG && Native.byteLock(fd, 0, 2);
+            } finally {
+                Native.close(fd);
+            }
+        }
     }
 
     /**
@@ -393,7 +413,7 @@ public final class Rendezvous implements AutoCloseable {
             if (socketFile.sameFile(Native.lstatAt(dir.fd(), socketName))) Native.unlinkAt(dir.fd(), socketName);
         } finally {
             Native.close(lease);          // drops the lease, unless a process it was handed to has a copy
-            if (lock >= 0) unlock(dir, lockName, prefix, lock);
+            if (lock >= 0) unlock(dir, lockName, prefix, lock, true);
             dir.close();
             patience.end();
         }
@@ -608,10 +628,13 @@ public final class Rendezvous implements AutoCloseable {
      * behind. A lease still held (by a process a participant handed it to) keeps the file, so that
      * the next opener finds it. Only the holder removes it, and only while it is still the file the
      * directory names. One that cannot be removed (a member's, in a sticky directory) stays,
-     * harmlessly.
+     * harmlessly. A participant that leaves ({@code leaving}) first removes the sockets nobody
+     * listens on any more (left by participants killed since the last join), so that the last one
+     * to leave finds none; an {@code open} has just looked at every socket (and made its own).
      */
-    private static void unlock(Directory dir, String lockName, String prefix, int fd) {
+    private static void unlock(Directory dir, String lockName, String prefix, int fd, boolean leaving) {
         try {
+            if (leaving) removeDeadSockets(dir, prefix);
             if (sockets(dir, prefix).isEmpty() && !Native.byteLock(fd, 0, 2)
                     && Native.fstat(fd).sameFile(Native.lstatAt(dir.fd(), lockName))) {
                 Native.unlinkAt(dir.fd(), lockName);
@@ -620,6 +643,18 @@ public final class Rendezvous implements AutoCloseable {
             // the lock is released below all the same
         } finally {
             Native.close(fd);             // releases the flock
+        }
+    }
+
+    /** Removes the name's sockets that nobody listens on (their participants died); connects to the others and hangs up. */
+    private static void removeDeadSockets(Directory dir, String prefix) {
+        for (String socket : sockets(dir, prefix)) {
+            try {
+                UnixSocket s = connect(dir, socket, true);
+                if (s != null) s.close();
+            } catch (UnixSocket.BacklogFull busy) {
+                // alive, and busy
+            }
         }
     }
 
