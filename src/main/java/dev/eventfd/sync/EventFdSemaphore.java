@@ -498,6 +498,21 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     }
 
     /**
+     * Whether the semaphore called {@code name} has no participant left but processes that were
+     * handed its {@linkplain #lifetimeDescriptors() lifetime descriptors} still hold its permits, so
+     * that {@code open} throws {@link OrphanedPermitsException} until they have exited. A snapshot.
+     *
+     * @param name the name, as for {@link #open(String, int, boolean)}
+     * @return whether such processes hold the name now while no participant serves it
+     * @throws IllegalArgumentException if the name is not acceptable
+     */
+    public static boolean heldByOrphans(String name) {
+        EventFdSupport.ensureAvailability();
+        return Rendezvous.participants(Rendezvous.Kind.SEMAPHORE, name).isEmpty()
+                && Rendezvous.leased(Rendezvous.Kind.SEMAPHORE, name);
+    }
+
+    /**
      * The processes that have the semaphore called {@code name} open and serve it, the first being
      * the one a newcomer asks first. Empty if nobody has it open.
      *

@@ -54,7 +54,10 @@ final class StatusCommand implements Callable<Integer> {
         if (name == null) name = positionalName;
         List<Long> before = Main.withName(spec, name, EventFdSemaphore::participants);
         if (before.isEmpty()) {
-            if (json) System.out.println(notOpenJson());
+            boolean orphaned = EventFdSemaphore.heldByOrphans(name);
+            if (json) System.out.println(notOpenJson(orphaned));
+            else if (orphaned) System.out.println(name + ": no participant is left, but processes that outlived them (the job of a "
+                    + "run killed with SIGKILL, say) still hold its permits; it cannot be opened until they have exited");
             else System.out.println(name + ": no process has it open (the next 'open' creates it afresh)");
             return 1;
         }
@@ -67,7 +70,7 @@ final class StatusCommand implements Callable<Integer> {
             opened = EventFdSemaphore.openExisting(name, store);
         }
         if (opened == null) {
-            if (json) System.out.println(notOpenJson());
+            if (json) System.out.println(notOpenJson(false));
             else System.out.println(name + ": its participants have just gone");
             return 1;
         }
@@ -92,10 +95,11 @@ final class StatusCommand implements Callable<Integer> {
         return 0;
     }
 
-    private String notOpenJson() {
+    private String notOpenJson(boolean orphaned) {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("name", name);
         o.put("open", false);
+        o.put("heldByOrphans", orphaned);
         return Json.of(o);
     }
 

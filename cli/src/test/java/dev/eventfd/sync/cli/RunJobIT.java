@@ -142,6 +142,11 @@ class RunJobIT {
             Cli.Result nonblock = cli.run(LIMIT, "run", "-n", "X", "true");
             assertEquals(75, nonblock.exit(), () -> "no second job while the first one's processes run; " + nonblock.all());
             assertTrue(nonblock.err().contains("outlived"), () -> "the message says why: " + nonblock.err());
+            Cli.Result status = cli.run(LIMIT, "status", "X");
+            assertEquals(1, status.exit(), status::all);
+            assertTrue(status.out().contains("still hold its permits"), () -> "status says who keeps the name: " + status.all());
+            Cli.Result json = cli.run(LIMIT, "status", "X", "--json");
+            assertTrue(json.out().contains("\"heldByOrphans\":true"), json::all);
             Cli.Result timed = cli.run(LIMIT, "run", "-w", "0.5s", "X", "true");
             assertEquals(124, timed.exit(), () -> "nor within a timeout; " + timed.all());
             Cli.Running waiting = cli.start("run", "X", "true");

@@ -93,6 +93,7 @@ class StatusIT {
             Cli.Result json = cli.run(LIMIT, "status", "--name", "nobody-has-this", "--json");
             assertEquals(1, json.exit(), json::all);
             assertTrue(json.out().contains("\"open\":false"), json::all);
+            assertTrue(json.out().contains("\"heldByOrphans\":false"), json::all);
             Cli.Result list = cli.run(LIMIT, "list");
             assertEquals("no named object is open\n", list.out(), list::all);
             assertEquals("[]\n", cli.run(LIMIT, "list", "--json").out());
