@@ -235,10 +235,11 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     private transient KernelCounterStore kernel;
     /** Serves the descriptors to other processes when the semaphore is named; else null. */
     private transient Rendezvous participant;
-    /** The name, for the JFR events; null if anonymous. */
-    private transient String name;
-    /** What the JFR wait events call this object: "semaphore", or "lock" for an EventFdLock's permit. */
-    transient String objectKind = "semaphore";
+    /**
+     * What the JFR wait events call this object: "semaphore", or "lock" for an EventFdLock's permit
+     * (set by EventFdLock's constructor, before the lock is published).
+     */
+    transient String objectKind;
     private transient ReentrantLock lock;
     private transient Thread pollerThread;
     /**
@@ -335,6 +336,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         this.kernel = kernel;
         this.participant = participant;
         this.lock = new ReentrantLock();
+        this.objectKind = "semaphore";                  // here, not as an initializer: a deserialized copy gets it too
         this.tickets = new java.util.TreeSet<>();
         this.turnLock = new ReentrantLock();
         this.pollerThread = Poller.shared().thread();
@@ -428,10 +430,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         java.util.Objects.requireNonNull(store, "store");
         EventFdSupport.ensureAvailability();
         if (store == Store.KERNEL_COUNTER) {
-            return joined(Rendezvous.open(Rendezvous.Kind.SEMAPHORE, name, permits, () -> createDescriptors(permits)), fair, name);
+            return joined(Rendezvous.open(Rendezvous.Kind.SEMAPHORE, name, permits, () -> createDescriptors(permits)), fair);
         }
         return joinedSlots(Rendezvous.open(Rendezvous.Kind.SLOT_SEMAPHORE, name, permits,
-                () -> SharedSlotStore.createDescriptors(permits, "EventFdSemaphore")), fair, name);
+                () -> SharedSlotStore.createDescriptors(permits, "EventFdSemaphore")), fair);
     }
 
     /**
@@ -457,13 +459,13 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         EventFdSupport.ensureAvailability();
         if (store == Store.KERNEL_COUNTER) {
             Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SEMAPHORE, name);
-            return o == null ? null : joined(o, false, name);
+            return o == null ? null : joined(o, false);
         }
         Rendezvous.Opened o = Rendezvous.openExisting(Rendezvous.Kind.SLOT_SEMAPHORE, name);
-        return o == null ? null : joinedSlots(o, false, name);
+        return o == null ? null : joinedSlots(o, false);
     }
 
-    private static EventFdSemaphore joined(Rendezvous.Opened o, boolean fair, String name) {
+    private static EventFdSemaphore joined(Rendezvous.Opened o, boolean fair) {
         KernelCounterStore s;
         try {
             s = new KernelCounterStore((EventFd) o.descriptors()[0], (EventFd) o.descriptors()[1]);
@@ -472,23 +474,19 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             o.participant().close();
             throw e;
         }
-        EventFdSemaphore joined = new EventFdSemaphore(0, fair, s, o.participant());
-        joined.name = name;
-        return joined;
+        return new EventFdSemaphore(0, fair, s, o.participant());
     }
 
-    private static EventFdSemaphore joinedSlots(Rendezvous.Opened o, boolean fair, String name) {
+    private static EventFdSemaphore joinedSlots(Rendezvous.Opened o, boolean fair) {
         SharedSlotStore s;
         try {
-            s = SharedSlotStore.join(o.descriptors(), name);   // closes the descriptors if it fails
+            s = SharedSlotStore.join(o.descriptors(), o.participant().name());   // closes the descriptors if it fails
         } catch (RuntimeException | Error e) {
             o.participant().close();
             throw e;
         }
         s.watchPeers(o.participant()::newPeers);
-        EventFdSemaphore joined = new EventFdSemaphore(fair, s, o.participant());
-        joined.name = name;
-        return joined;
+        return new EventFdSemaphore(fair, s, o.participant());
     }
 
     /** A named semaphore on the shared-memory store; takes ownership of both. */
@@ -1205,7 +1203,8 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /** {@link #awaitInQueue}, recorded as a JFR wait event (see {@link WaitEvent}). */
     private boolean await(int permits, Mode mode, long deadline) throws InterruptedException {
-        return WaitEvent.record(objectKind, name, permits, () -> awaitInQueue(permits, mode, deadline));
+        return WaitEvent.record(objectKind, participant == null ? null : participant.name(), permits,
+                () -> awaitInQueue(permits, mode, deadline));
     }
 
     /**

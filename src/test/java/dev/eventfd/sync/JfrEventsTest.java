@@ -128,6 +128,30 @@ class JfrEventsTest extends NamedObjectsTest {
                 && e.getLong("permits") == 1), () -> "the lock's wait: " + waits);
     }
 
+    @Test
+    @Timeout(60)
+    void aDeserializedSemaphoreRecordsItsWaitsAsASemaphoresToo(@TempDir Path tmp) throws Exception {
+        Path file = tmp.resolve("events.jfr");
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (EventFdSemaphore original = new EventFdSemaphore(0);
+             java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(original);
+        }
+        try (Recording recording = new Recording();
+             java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()));
+             EventFdSemaphore copy = (EventFdSemaphore) in.readObject()) {
+            recording.enable("dev.eventfd.sync.Wait").withThreshold(Duration.ZERO);
+            recording.start();
+            assertFalse(copy.tryAcquire(1, TimeUnit.MILLISECONDS), "no permit: it waits and times out");
+            recording.stop();
+            recording.dump(file);
+        }
+        List<RecordedEvent> waits = of(RecordingFile.readAllEvents(file), "dev.eventfd.sync.Wait");
+        assertEquals(1, waits.size(), () -> "" + waits);
+        assertEquals("semaphore", waits.getFirst().getString("objectKind"));
+        assertEquals("timed out", waits.getFirst().getString("outcome"));
+    }
+
     private static List<RecordedEvent> of(List<RecordedEvent> events, String type) {
         return events.stream().filter(e -> e.getEventType().getName().equals(type)).toList();
     }
