@@ -45,6 +45,21 @@ class RunJobIT {
         return run;
     }
 
+    /** Kills the CLI with SIGKILL (no handler runs). @return the job's processes, every one still alive */
+    private static List<ProcessHandle> killLeavingTheJob(Cli.Running run) throws InterruptedException {
+        List<ProcessHandle> job = run.process().toHandle().descendants().toList();
+        run.process().destroyForcibly();
+        run.process().waitFor();
+        assertTrue(job.stream().allMatch(ProcessHandle::isAlive), "the job outlives the CLI");
+        return job;
+    }
+
+    /** Kills every process of {@code job} and waits until all have exited. */
+    private static void endJob(List<ProcessHandle> job) throws Exception {
+        job.forEach(ProcessHandle::destroyForcibly);
+        for (ProcessHandle h : job) h.onExit().get();
+    }
+
     @Test
     @Timeout(120)
     void aSecondJobNeverRunsBesideAProcessTheFirstLeftBehind(@TempDir Path tmp) throws Exception {
@@ -114,16 +129,11 @@ class RunJobIT {
     @Timeout(120)
     void aJobWhoseRunWasKilledWithSigkillKeepsThePermitUntilItsLastProcessEnds(@TempDir Path tmp) throws Exception {
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
-            Cli.Running run = startJob(cli, 2, "sleep 300 & sleep 300; wait");
-            List<ProcessHandle> job = run.process().toHandle().descendants().toList();
-            run.process().destroyForcibly();                 // SIGKILL of the CLI: no handler runs
-            run.process().waitFor();
-            assertTrue(job.stream().allMatch(ProcessHandle::isAlive), "the job outlives the CLI");
+            List<ProcessHandle> job = killLeavingTheJob(startJob(cli, 2, "sleep 300 & sleep 300; wait"));
             Cli.Result meanwhile = cli.run(LIMIT, "run", "-n", "X", "true");
             assertEquals(75, meanwhile.exit(), () -> "no second job while the first one's processes run; " + meanwhile.all());
             assertFalse(x.tryAcquire(), "nor anyone else");
-            job.forEach(ProcessHandle::destroyForcibly);
-            for (ProcessHandle h : job) h.onExit().get();
+            endJob(job);
             Cli.Result next = cli.run(LIMIT, "run", "-w", "10s", "X", "true");
             assertEquals(0, next.exit(), () -> "the permit comes back once the job has ended; " + next.all());
         }
@@ -134,11 +144,7 @@ class RunJobIT {
     void aJobThatOutlivedTheLastParticipantStillKeepsTheNextJobOut(@TempDir Path tmp) throws Exception {
         try (Cli cli = new Cli(tmp)) {
             // nobody else has X open: once the CLI is killed, no process serves the name
-            Cli.Running run = startJob(cli, 2, "sleep 300 & sleep 300; wait");
-            List<ProcessHandle> job = run.process().toHandle().descendants().toList();
-            run.process().destroyForcibly();
-            run.process().waitFor();
-            assertTrue(job.stream().allMatch(ProcessHandle::isAlive), "the job outlives the CLI");
+            List<ProcessHandle> job = killLeavingTheJob(startJob(cli, 2, "sleep 300 & sleep 300; wait"));
             Cli.Result nonblock = cli.run(LIMIT, "run", "-n", "X", "true");
             assertEquals(75, nonblock.exit(), () -> "no second job while the first one's processes run; " + nonblock.all());
             assertTrue(nonblock.err().contains("outlived"), () -> "the message says why: " + nonblock.err());
@@ -150,10 +156,9 @@ class RunJobIT {
             Cli.Result timed = cli.run(LIMIT, "run", "-w", "0.5s", "X", "true");
             assertEquals(124, timed.exit(), () -> "nor within a timeout; " + timed.all());
             Cli.Running waiting = cli.start("run", "X", "true");
-            job.forEach(ProcessHandle::destroyForcibly);
-            for (ProcessHandle h : job) h.onExit().get();
+            endJob(job);
             Cli.Result waited = waiting.await(LIMIT);
-            assertEquals(0, waited.exit(), () -> "a waiting run starts once the job has ended; " + waited.all());
+            assertEquals(0, waited.exit(), () -> "a plain run gets the permit once the job has ended; " + waited.all());
             Cli.Result next = cli.run(LIMIT, "run", "-n", "X", "true");
             assertEquals(0, next.exit(), () -> "and the name is free again; " + next.all());
         }
