@@ -39,7 +39,7 @@
 #define KIND_SLOTS 3
 #define SLOTS_SENT 128
 
-static const uint64_t MAGIC_VERSION = 0x454644534c4f5402ull;   /* "EFDSLOT", layout version 2 */
+static const uint64_t MAGIC_VERSION = 0x454644534c4f5403ull;   /* "EFDSLOT", layout version 3 */
 static const uint64_t LIVE = 1ull << 63, WAITING = 1ull << 62;
 static const int GEN_SHIFT = 34;
 static const uint64_t HELD_MASK = (1ull << 34) - 1, GEN_MASK = ((1ull << 28) - 1) << 34;
@@ -293,7 +293,7 @@ static void join(const char *dir, const char *name) {
         close(fds[0]);
         mem = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
         if (mem == MAP_FAILED) { perror("mmap"); exit(1); }
-        if (load(word_at(0)) != MAGIC_VERSION) { fprintf(stderr, "not a permit segment of layout version 2\n"); exit(1); }
+        if (load(word_at(0)) != MAGIC_VERSION) { fprintf(stderr, "not a permit segment of layout version 3\n"); exit(1); }
         slot_count = load(word_at(SLOT_COUNT));
         if (slot_count != SLOTS_SENT) { fprintf(stderr, "%llu slots, expected %d\n", (unsigned long long) slot_count, SLOTS_SENT); exit(1); }
         for (int i = 0; i < SLOTS_SENT; i++) bells[i] = fds[i + 1];

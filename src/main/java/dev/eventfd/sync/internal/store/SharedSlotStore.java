@@ -245,7 +245,7 @@ public final class SharedSlotStore implements PermitStore {
         bell.tryRead();                      // rings before this are answered by the look below
         permits.waiting(true);               // Dekker pair "doorbell", waiter side: the bit, then the look
         permits.recoverAll();
-        boolean ready = gatherRight ? permits.gatherRightAvailable() : permits.available() > 0;
+        boolean ready = gatherRight ? permits.gatherRightAvailable() : permits.mayTake();   // a turn to give way to: not ready
         if (ready) bell.tryWrite(1);         // armed at once: the poller fires on registration
         else if (permits.liveOthers() > watchedAlive()) scanPeers();   // after the look: see "Deaths as events"
         Recovery.watch(this);

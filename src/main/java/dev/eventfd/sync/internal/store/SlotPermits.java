@@ -26,8 +26,9 @@ import java.lang.invoke.VarHandle;
  *               REPORTED (bit 63) once an acquirer has been told
  *           +56 TURN: 0, or 1 + the smallest ticket among the owner's fair waiters
  * </pre>
- * TICKETS and TURN came with layout version 2 as words that were zero before: a process that never
- * publishes a turn (a non-fair one, or a peer that does not know them) leaves them zero.
+ * TICKETS and TURN came with layout version 3 (version 2 had no turns, and its claimants would have
+ * kept a dead owner's turn): a process that never publishes a turn (a non-fair one, or the C peer)
+ * leaves its TURN zero, and every claimant zeroes the TURN a dead owner left.
  * Only the slot words and BASE take part in the permit count; the other words say who holds what
  * ({@link #holders}) and whether a holder died ({@link #takeDeathReport}).
  * A slot is written only by its owner, by a claimant that holds its liveness lock, and by a recoverer
@@ -123,7 +124,11 @@ import java.lang.invoke.VarHandle;
  * the TURN again, since a claimant zeroes the TURN a dead owner left before the CAS that makes the
  * word its own, and rings nobody when the slot it claims was FREE. A dead owner's slot is
  * recovered, and its TURN counts for nothing. So the process whose waiter waits longest takes
- * first; the others wait on their doorbells. A back-off under contention that leaves a permit free
+ * first; the others wait on their doorbells: a process that would give way is not ready to take
+ * ({@link #mayTake}), so its watch sleeps until a release, a recovery or a turn change rings it.
+ * The holder of the gather right takes whatever its turn: a process with an earlier turn that
+ * needs several permits waits for the right anyway, and would otherwise wait for the holder,
+ * which waited for it. A back-off under contention that leaves a permit free
  * rings the waiters, the backing-off process's own doorbell included: the process the others give
  * way to must look again itself. Nothing is lost by giving up: the permit stays free, the process with the
  * smaller turn is rung by the release that freed it like every waiter, and a process whose TURN
@@ -166,8 +171,8 @@ public final class SlotPermits {
     }
 
     public static final int LINE = 64;
-    /** "EFDSLOT" and layout version 2. */
-    static final long MAGIC_VERSION = 0x45464453_4c4f5402L;
+    /** "EFDSLOT" and layout version 3. */
+    static final long MAGIC_VERSION = 0x45464453_4c4f5403L;
     private static final long SLOT_COUNT = 8, HIGH_WATER = 16, GATHER = 24, TICKETS = 32, BASE = LINE, SLOTS = 2L * LINE;
 
     /** The words of a slot's line after its slot word; see the layout. */
@@ -223,7 +228,7 @@ public final class SlotPermits {
     /** Joins memory laid out by {@link #create} and claims a slot in it for this process. */
     public static SlotPermits attach(MemorySegment memory, Doorbells doorbells, Liveness liveness) {
         if (memory.byteSize() < SLOTS || (long) WORD.getVolatile(memory, 0L) != MAGIC_VERSION) {
-            throw new IllegalStateException("not a permit segment of layout version 2");
+            throw new IllegalStateException("not a permit segment of layout version 3");
         }
         long slots = (long) WORD.getVolatile(memory, SLOT_COUNT);
         if (slots < 1 || memory.byteSize() < bytesFor((int) Math.min(slots, Integer.MAX_VALUE))) {
@@ -272,6 +277,9 @@ public final class SlotPermits {
             for (;;) {
                 long w = word(j);
                 if ((w & LIVE) != 0) markDeath(j, w);    // before OWNED is reset: see "Death reports"
+                // for the report of a recovery: the dead owner's words, before they are reset
+                long held = (long) WORD.getVolatile(memory, line + OWNED), pid = (long) WORD.getVolatile(memory, line + PID),
+                        pidNs = (long) WORD.getVolatile(memory, line + PID_NS);
                 WORD.setVolatile(memory, line + OWNED, 0L);
                 WORD.setVolatile(memory, line + WAITERS, 0L);
                 WORD.setVolatile(memory, line + PID, OWN_PID);
@@ -280,7 +288,10 @@ public final class SlotPermits {
                 long gen = ((w & GEN_MASK) + (1L << GEN_SHIFT)) & GEN_MASK;
                 if (WORD.compareAndSet(memory, line, w, LIVE | gen)) {
                     slot = j;
-                    if ((w & LIVE) != 0) ringWaiters();  // a dead owner's permits came back, or it owed a ring
+                    if ((w & LIVE) != 0) {               // a dead owner's permits came back, or it owed a ring
+                        ringWaiters();
+                        doorbells.recovered(j, pid, pidNs, Math.max(held, 0));
+                    }
                     return;
                 }
                 // a recoverer freed it under us: read again
@@ -309,7 +320,9 @@ public final class SlotPermits {
      * off when another process waits, so that a process whose threads keep taking cannot starve the
      * others (it reads every slot anyway).
      *
-     * @return whether they were taken; if not, nothing is held and the waiters were rung
+     * @return whether they were taken; if not, nothing is held, and the waiters were rung if the
+     *         take backed off with a permit free (a take that gave way to an earlier turn changed
+     *         nothing and rings nobody)
      */
     public boolean tryTake(long n, boolean barging) {
         long own = ownOffset(n);
@@ -385,8 +398,11 @@ public final class SlotPermits {
      * see "FIFO between fair processes". Recovers the slots of dead owners it finds with one.
      */
     private boolean myTurn(long own) {
+        // Dekker pair "turn", taker side: the own WAITING bit was written (by the watch) before the
+        // turns are read here; a publisher writes its TURN, then reads the WAITING bits (publishTurn).
         long mine = (long) WORD.getVolatile(memory, own + TURN);
         if (mine == 0) return true;
+        if ((long) WORD.getVolatile(memory, GATHER) == ownGather()) return true;   // the gather right's holder goes
         int high = highWater();
         for (int j = 0; j < high; j++) {
             if (j == slot) continue;
@@ -405,6 +421,14 @@ public final class SlotPermits {
         return true;
     }
 
+    /**
+     * Whether a take for this process's waiters could succeed now: a permit is free and no live
+     * process has an earlier turn. A watch that finds this false sleeps until it is rung.
+     */
+    public boolean mayTake() {
+        return available() > 0 && myTurn(ownOffset(1));
+    }
+
     /** A ticket for a fair waiter that begins to wait: larger than every ticket taken before it. */
     public long newTicket() {
         return (long) WORD.getAndAdd(memory, TICKETS, 1L);
@@ -418,6 +442,7 @@ public final class SlotPermits {
     public void publishTurn(long ticket) {
         long own = ownOffset(1);
         long turn = ticket < 0 ? 0 : ticket + 1;
+        // Dekker pair "turn", publisher side: TURN written (lock xchg), then the WAITING bits read by the ring.
         long before = (long) WORD.getAndSet(memory, own + TURN, turn);
         if (before != 0 && (turn == 0 || Long.compareUnsigned(turn, before) > 0)) ringWaiters();
     }

@@ -498,4 +498,20 @@ class SlotPermitsTest {
         a.permits.publishTurn(7);
         assertEquals(before + 1, rings[slotB].get(), "a later one may");
     }
+
+    @Test
+    void theHolderOfTheGatherRightTakesWhateverItsTurnAndAProcessThatWouldGiveWayIsNotReady() {
+        Process a = first(4, 2), b = join();
+        long tb = b.permits.newTicket(), ta = a.permits.newTicket();
+        b.permits.publishTurn(tb);                        // b's waiter, asking for 2, began first
+        a.permits.publishTurn(ta);
+        assertFalse(a.permits.mayTake(), "a would give way to b's earlier turn: its watch is not ready");
+        assertTrue(b.permits.mayTake(), "b's turn is the earliest");
+        assertTrue(a.permits.tryClaimGatherRight(), "a gathers (b waits for the right, which a holds)");
+        assertTrue(a.permits.mayTake(), "the gather right's holder does not wait for b, which waits for it");
+        assertTrue(a.permits.tryTake(1), "else a and b would wait for each other");
+        a.permits.give(1);
+        a.permits.releaseGatherRight();
+        assertFalse(a.permits.tryTake(1), "without the right, a gives way again");
+    }
 }
