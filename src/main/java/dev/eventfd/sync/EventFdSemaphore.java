@@ -1137,7 +1137,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /**
      * Takes a ticket for a fair waiter and publishes this JVM's smallest (see "Fair mode across
-     * processes"). @return the ticket, or -1 if the store keeps no order between processes
+     * processes").
+     *
+     * @return the ticket, or -1 if the store keeps no order between processes
      */
     private long takeTurn() {
         turnLock.lock();
@@ -1145,7 +1147,14 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
             long t = store.newTicket();            // under the lock: tickets and publications in one order
             if (t < 0) return -1;
             tickets.add(t);
-            store.turn(tickets.first());
+            if (tickets.size() == 1) {             // a new ticket is the largest: the smallest changes only from none
+                try {
+                    store.turn(t);
+                } catch (RuntimeException | Error e) {
+                    tickets.remove(t);             // not waiting after all: leave no ticket behind
+                    throw e;
+                }
+            }
             return t;
         } finally {
             turnLock.unlock();
