@@ -81,6 +81,39 @@ class LifetimeDescriptorTest extends NamedObjectsTest {
         }
     }
 
+    @Test
+    @Timeout(60)
+    void closingDropsTheLeaseEvenWhileACopyOfItIsOpen() throws Throwable {
+        String name = name("closed-lease");
+        EventFdSemaphore first = EventFdSemaphore.open(name, 1);
+        int copy = dup(first.lifetimeDescriptors()[1]);   // as a child that inherited it would hold
+        try {
+            first.close();                                  // returns what this process held: the lease too
+            try (EventFdSemaphore again = EventFdSemaphore.open(name, 1)) {
+                assertTrue(again.tryAcquire(), "created afresh: a closed participant keeps nothing");
+                again.release();
+            }
+        } finally {
+            close(copy);
+        }
+    }
+
+    private static final java.lang.foreign.Linker LINKER = java.lang.foreign.Linker.nativeLinker();
+
+    private static int dup(int fd) throws Throwable {
+        java.lang.invoke.MethodHandle dup = LINKER.downcallHandle(LINKER.defaultLookup().find("dup").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT));
+        int copy = (int) dup.invokeExact(fd);
+        assertTrue(copy >= 0, "dup failed");
+        return copy;
+    }
+
+    private static void close(int fd) throws Throwable {
+        java.lang.invoke.MethodHandle close = LINKER.downcallHandle(LINKER.defaultLookup().find("close").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT));
+        int ignored = (int) close.invokeExact(fd);
+    }
+
     private Path lockFile(String name) {
         return dir.resolve("semaphore." + name + ".lock");
     }

@@ -169,6 +169,8 @@ public final class Rendezvous implements AutoCloseable {
     private final Native.FileStatus socketFile;
     /** The prefix of the name's files in {@link #dir}: its sockets and, with "lock", its lock file. */
     private final String prefix;
+    /** The object's name: {@link #prefix} is "&lt;label&gt;.&lt;name&gt;.". */
+    private final String name;
     /** The name's lock file in {@link #dir}: leaving takes it, as joining does. */
     private final String lockName;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
@@ -196,6 +198,7 @@ public final class Rendezvous implements AutoCloseable {
         this.socketFile = bound.file();
         this.listener = bound.listener();
         this.prefix = prefix;
+        this.name = prefix.substring(kind.label.length() + 1, prefix.length() - 1);
         this.lockName = prefix + "lock";
         this.ownUid = ownUid;
         this.sharedGid = dir.sharedGid();
@@ -272,13 +275,7 @@ public final class Rendezvous implements AutoCloseable {
         String prefix = kind.label + "." + name + ".";
         try (Directory dir = Directory.open()) {
             for (String socket : sockets(dir, prefix)) {
-                try {
-                    UnixSocket s = connect(dir, socket, false);
-                    if (s == null) continue;
-                    s.close();
-                } catch (UnixSocket.BacklogFull busy) {
-                    // alive, and busy
-                }
+                if (!listening(dir, socket, false)) continue;
                 String rest = socket.substring(prefix.length());
                 pids.add(Long.parseLong(rest.substring(0, rest.indexOf('-'))));
             }
@@ -318,14 +315,7 @@ public final class Rendezvous implements AutoCloseable {
                 String rest = socket.substring(prefix.length(), socket.length() - ".sock".length());
                 String name = rest.substring(0, rest.lastIndexOf('.'));   // NAME.PID-NONCE: a name may contain dots
                 if (names.contains(name) || !NAME.matcher(name).matches() || name.length() > MAX_NAME) continue;
-                try {
-                    UnixSocket s = connect(dir, socket, false);
-                    if (s == null) continue;                     // nobody listens: its process died
-                    s.close();
-                } catch (UnixSocket.BacklogFull busy) {
-                    // alive, and busy
-                }
-                names.add(name);
+                if (listening(dir, socket, false)) names.add(name);   // else its process died
             }
         }
         return names;
@@ -412,7 +402,10 @@ public final class Rendezvous implements AutoCloseable {
             listener.close();             // the server wakes with CLOSED and ends
             if (socketFile.sameFile(Native.lstatAt(dir.fd(), socketName))) Native.unlinkAt(dir.fd(), socketName);
         } finally {
-            Native.close(lease);          // drops the lease, unless a process it was handed to has a copy
+            // Leaving returns what this process held, whoever has copies of its descriptors (as the
+            // store's close() drops its liveness lock): the lease is dropped, not only closed.
+            Native.byteLock(lease, 0, 1);
+            Native.close(lease);
             if (lock >= 0) unlock(dir, lockName, prefix, lock, true);
             dir.close();
             patience.end();
@@ -433,7 +426,7 @@ public final class Rendezvous implements AutoCloseable {
 
     /** The object's name. */
     public String name() {
-        return prefix.substring(kind.label.length() + 1, prefix.length() - 1);   // "<label>.<name>."
+        return name;
     }
 
     // ------------------------------------------------------------------ names and the directory
@@ -646,15 +639,23 @@ public final class Rendezvous implements AutoCloseable {
         }
     }
 
-    /** Removes the name's sockets that nobody listens on (their participants died); connects to the others and hangs up. */
+    /** Removes the name's sockets that nobody listens on (their participants died). */
     private static void removeDeadSockets(Directory dir, String prefix) {
-        for (String socket : sockets(dir, prefix)) {
-            try {
-                UnixSocket s = connect(dir, socket, true);
-                if (s != null) s.close();
-            } catch (UnixSocket.BacklogFull busy) {
-                // alive, and busy
-            }
+        for (String socket : sockets(dir, prefix)) listening(dir, socket, true);
+    }
+
+    /**
+     * Whether a participant listens on the socket file {@code socket}: connects and hangs up at once
+     * (a full backlog counts as listening). With {@code removeDead}, removes it if nobody does.
+     */
+    private static boolean listening(Directory dir, String socket, boolean removeDead) {
+        try {
+            UnixSocket s = connect(dir, socket, removeDead);
+            if (s == null) return false;
+            s.close();
+            return true;
+        } catch (UnixSocket.BacklogFull busy) {
+            return true;                                 // alive, and busy
         }
     }
 
