@@ -63,11 +63,15 @@ class RunJobIT {
     @Test
     @Timeout(120)
     void aSecondJobNeverRunsBesideAProcessTheFirstLeftBehind(@TempDir Path tmp) throws Exception {
-        Path done = tmp.resolve("first-done");
+        Path go = tmp.resolve("go"), done = tmp.resolve("first-done");
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
-            // the command exits at once; the process it left behind works for 2 s more
-            Cli.Running first = cli.start("run", "X", "sh", "-c", "(sleep 2; touch " + done + ") & exit 0");
+            // the command exits at once; the process it left behind works until the test lets it finish
+            Cli.Running first = cli.start("run", "X", "sh", "-c",
+                    "(while [ ! -e " + go + " ]; do sleep 0.05; done; touch " + done + ") & exit 0");
             Cli.awaitCondition("the first job holds the permit", LIMIT, () -> x.availablePermits() == 0 || !first.process().isAlive());
+            Cli.Result meanwhile = cli.run(LIMIT, "run", "-n", "X", "true");
+            assertEquals(75, meanwhile.exit(), () -> "the process the command left behind holds the permit; " + meanwhile.all());
+            java.nio.file.Files.createFile(go);
             Cli.Result second = cli.run(LIMIT, "run", "X", "sh", "-c", "test -e " + done);
             assertEquals(0, second.exit(), () -> "the second job ran before the first one's last process had ended; " + second.all());
             Cli.Result firstResult = first.await(LIMIT);

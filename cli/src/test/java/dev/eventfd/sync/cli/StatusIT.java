@@ -72,7 +72,7 @@ class StatusIT {
             sleep = child.get();
             run.process().destroyForcibly();                 // SIGKILL: no handler runs
             run.process().waitFor();
-            assertFalse(k.tryAcquire(), "the job (sleep) still runs: it keeps the killed run's permit");
+            assertFalse(k.tryAcquire(1, java.util.concurrent.TimeUnit.SECONDS), "the job (sleep) still runs: it keeps the killed run's permit");
             sleep.destroyForcibly();                         // the job ends
             Cli.awaitCondition("the killed run's permit comes back once its job has ended", LIMIT, () -> k.availablePermits() == 1);
             assertTrue(k.tryAcquire(), "the permit is takeable, once");
