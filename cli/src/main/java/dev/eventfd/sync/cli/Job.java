@@ -49,7 +49,7 @@ final class Job {
     static final int ENOENT = 2, EINTR = 4, ECHILD = 10;
     static final int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGPIPE = 13,
             SIGALRM = 14, SIGTERM = 15, SIGCHLD = 17, SIGCONT = 18, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22, SIGXFSZ = 25;
-    private static final int PR_SET_CHILD_SUBREAPER = 36, F_DUPFD = 0, SIG_BLOCK = 0, SIG_SETMASK = 2;
+    private static final int PR_SET_CHILD_SUBREAPER = 36, F_DUPFD_CLOEXEC = 1030, SIG_BLOCK = 0, SIG_SETMASK = 2;
     private static final short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
     /** Generous sizes for glibc's opaque structures (posix_spawnattr_t is 336 bytes, the file actions 80, sigset_t 128). */
     private static final long OPAQUE = 1024, SIGSET = 128;
@@ -74,7 +74,7 @@ final class Job {
     private static final MethodHandle FA_INIT = call("posix_spawn_file_actions_init", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle FA_DESTROY = call("posix_spawn_file_actions_destroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle FA_DUP2 = call("posix_spawn_file_actions_adddup2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    /** glibc 2.34 or newer; without it, descriptors above 2 stay as the JVM opened them (close-on-exec). */
+    /** glibc 2.34 or newer; without it, descriptors above 2 stay as the JVM opened them (the JVM's are close-on-exec). */
     private static final MethodHandle FA_CLOSEFROM = LIBC.find("posix_spawn_file_actions_addclosefrom_np")
             .map(a -> LINKER.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT))).orElse(null);
     private static final MethodHandle SPAWNP = call("posix_spawnp",
@@ -152,8 +152,9 @@ final class Job {
             int rc;
             try {
                 for (int i = 0; i < lifetimeFds.length; i++) {
-                    inherited[i] = (int) FCNTL.invokeExact(lifetimeFds[i], F_DUPFD, end);   // no FD_CLOEXEC
-                    if (inherited[i] < 0) throw new IllegalStateException("fcntl(F_DUPFD) of a lifetime descriptor failed");
+                    // close-on-exec: only the dup2 below (which clears it on 3, 4, ...) reaches the job
+                    inherited[i] = (int) FCNTL.invokeExact(lifetimeFds[i], F_DUPFD_CLOEXEC, end);
+                    if (inherited[i] < 0) throw new IllegalStateException("fcntl(F_DUPFD_CLOEXEC) of a lifetime descriptor failed");
                 }
                 check((int) SIGEMPTYSET.invokeExact(defaults), "sigemptyset");
                 for (int sig : new int[] {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD,

@@ -73,11 +73,6 @@ public final class Main implements Runnable {
         Exit.now(commandLine(args.length > 0 ? args[0] : null).execute(args));
     }
 
-    /** The whole command, every subcommand included. */
-    static CommandLine commandLine() {
-        return commandLine(null);
-    }
-
     /** The command with only the subcommand {@code first} if it names one that stands alone, else with all. */
     private static CommandLine commandLine(String first) {
         CommandLine cl = new CommandLine(new Main());
