@@ -38,7 +38,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * process, the release the death causes and the waiter's wake-up. Single shot, ms.
  * <ul>
  * <li>{@code eventfdLock}: a named {@link EventFdLock}; the waiter is a virtual thread, woken through
- *     the poller when the holder's liveness lock drops (its slot is recovered, the waiters are rung);
+ *     the poller when the holder's pidfd becomes readable (its slot is then recovered, the waiters rung);
  * <li>{@code fileLock}: {@code FileChannel.lock()} on a shared file; the waiter is a platform thread
  *     blocked in {@code fcntl(F_SETLKW)}, which the kernel grants when the holder's locks go.
  * </ul>
