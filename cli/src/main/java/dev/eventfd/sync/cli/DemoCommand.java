@@ -140,6 +140,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private int restartWithOneCarrier() throws Exception {
         List<String> cmd = javaCommand("demo", "--threads", Integer.toString(threads));
+        if (Main.debugging(spec.root().commandLine().getParseResult())) cmd.add("--debug");
         cmd.addAll(1, List.of("-Djdk.virtualThreadScheduler.parallelism=1", "-Djdk.virtualThreadScheduler.maxPoolSize=1"));
         return new ProcessBuilder(cmd).inheritIO().start().waitFor();
     }

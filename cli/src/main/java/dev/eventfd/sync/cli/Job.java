@@ -9,6 +9,10 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -24,7 +28,12 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * descriptors 3 and 4 (every other descriptor above 2 is closed), so that if this process dies, its
  * permit is held until the last process of the job has exited, as {@code flock(1)}'s lock is held by
  * its command. If standard input is this process's controlling terminal and this process is in its
- * foreground, the job's group becomes the foreground group while it runs.
+ * foreground, the job's group becomes the foreground group while it runs, and a stop of the command
+ * stops this process too ({@link #followStop}).
+ *
+ * <p>No signal reaches a process outside the job although pids are reused: the command's zombie is
+ * reaped last, so the group's id stays the job's, and every other process is signalled by pid only
+ * while it is this process's child and this object's lock keeps it from being reaped.
  *
  * <p>The calls block in native code ({@code waitpid}) on the platform thread that runs the command,
  * never on a carrier of virtual threads.
@@ -46,9 +55,9 @@ final class Job {
         }
     }
 
-    static final int ENOENT = 2, EINTR = 4, ECHILD = 10;
+    static final int ENOENT = 2, EINTR = 4, ENOEXEC = 8, ECHILD = 10;
     static final int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGPIPE = 13,
-            SIGALRM = 14, SIGTERM = 15, SIGCHLD = 17, SIGCONT = 18, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22, SIGXFSZ = 25;
+            SIGALRM = 14, SIGTERM = 15, SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22, SIGXFSZ = 25;
     private static final int PR_SET_CHILD_SUBREAPER = 36, F_DUPFD_CLOEXEC = 1030, SIG_BLOCK = 0, SIG_SETMASK = 2;
     private static final short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
     /** Generous sizes for glibc's opaque structures (posix_spawnattr_t is 336 bytes, the file actions 80, sigset_t 128). */
@@ -86,14 +95,20 @@ final class Job {
             Linker.Option.captureCallState("errno"));
     private static final MethodHandle WAITID = call("waitid", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT),
             Linker.Option.captureCallState("errno"));
-    private static final int P_ALL = 0, WEXITED = 4, WNOWAIT = 0x01000000;
-    /** siginfo_t: 128 bytes; for SIGCHLD, si_pid at offset 16 (x86_64 and aarch64). */
-    private static final long SIGINFO = 128, SI_PID = 16;
+    private static final int P_ALL = 0, P_PID = 1, WNOHANG = 1, WSTOPPED = 2, WEXITED = 4, WNOWAIT = 0x01000000;
+    /** siginfo_t's si_code for SIGCHLD. */
+    private static final int CLD_EXITED = 1, CLD_TRAPPED = 4, CLD_STOPPED = 5;
+    /** siginfo_t: 128 bytes; si_code at offset 8 and, for SIGCHLD, si_pid at 16 and si_status at 24 (x86_64 and aarch64). */
+    private static final long SIGINFO = 128, SI_CODE = 8, SI_PID = 16, SI_STATUS = 24;
     private static final MethodHandle KILL = call("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle ISATTY = call("isatty", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle TCGETPGRP = call("tcgetpgrp", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle TCSETPGRP = call("tcsetpgrp", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GETPGRP = call("getpgrp", FunctionDescriptor.of(JAVA_INT));
+    /** Linked on first use: only a job stopped at the terminal needs it. */
+    private static final class Getpgid {
+        static final MethodHandle HANDLE = call("getpgid", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
     private static final MemorySegment ENVIRON = LIBC.find("environ").orElseThrow().reinterpret(ADDRESS.byteSize());
 
     private static MethodHandle call(String name, FunctionDescriptor fd, Linker.Option... options) {
@@ -104,18 +119,29 @@ final class Job {
     /** The process group of the job: the command's pid. */
     final int group;
     /**
-     * Set, under this object's lock, once the command has exited and before it is reaped: until then
-     * its zombie keeps the group's id from being reused, so a signal sent while this is false can
-     * only reach the job. Guarded by {@code this}.
+     * Set once the command's zombie is reaped, last of the job's processes: until then it keeps the
+     * group's id from being reused (the kernel hands out no pid that is still a process's group id),
+     * so a signal sent to the group can only reach the job. Guarded by {@code this}.
      */
-    private boolean leaderExited;
-    /** The terminal's foreground group to give back, or 0 if the job did not take the terminal. */
-    private final int foregroundBefore;
+    private boolean reaped;
+    /** Set by {@link #killAll}: each process that comes to this subreaper is killed too. Guarded by {@code this}. */
+    private boolean killing;
+    /**
+     * Whether standard input is a terminal: the job may have its foreground, and a stop of the
+     * command is passed on to this process, so that the shell sees the job stop ({@link #followStop}).
+     */
+    private final boolean terminal;
 
-    private Job(int group, int foregroundBefore) {
+    private Job(int group, boolean terminal) {
         this.group = group;
-        this.foregroundBefore = foregroundBefore;
+        this.terminal = terminal;
     }
+
+    /**
+     * How the command ended: its exit status, or the signal that killed it; and whether the job had
+     * the terminal then, in place of this process's group ({@link #awaitAll}).
+     */
+    record End(int status, int signal, boolean hadTerminal) {}
 
     /** Makes this process a child subreaper: orphans of the job are reparented to it. */
     static void becomeSubreaper() {
@@ -131,9 +157,37 @@ final class Job {
     /**
      * Spawns {@code command} in a process group of its own with {@code lifetimeFds} as its descriptors
      * 3, 4, ..., the signals it could inherit as ignored or handled set to their defaults, and none
-     * blocked.
+     * blocked. A file that is executable but no program the kernel can run (a script without a
+     * {@code #!} line: ENOEXEC) is run by {@code /bin/sh}, as {@code execvp(3)} and a shell do.
      */
     static Job start(List<String> command, int[] lifetimeFds) throws StartFailure {
+        try {
+            return spawn(command, lifetimeFds);
+        } catch (StartFailure e) {
+            if (e.errno != ENOEXEC) throw e;
+            List<String> sh = new ArrayList<>(List.of(SHELL, resolve(command.getFirst())));
+            sh.addAll(command.subList(1, command.size()));
+            return spawn(sh, lifetimeFds);
+        }
+    }
+
+    private static final String SHELL = "/bin/sh";
+
+    /**
+     * The file {@code posix_spawnp} ran for {@code program}: itself if it has a slash, else the first
+     * executable regular file of that name in a directory of PATH (glibc's default if PATH is unset).
+     */
+    private static String resolve(String program) {
+        if (program.contains("/")) return program;
+        String path = System.getenv("PATH");
+        for (String dir : (path == null ? "/bin:/usr/bin" : path).split(":", -1)) {
+            Path p = Path.of(dir.isEmpty() ? "." : dir, program);
+            if (Files.isRegularFile(p) && Files.isExecutable(p)) return p.toString();
+        }
+        return program;
+    }
+
+    private static Job spawn(List<String> command, int[] lifetimeFds) throws StartFailure {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(OPAQUE, 16), actions = arena.allocate(OPAQUE, 16);
             MemorySegment defaults = arena.allocate(SIGSET, 8), none = arena.allocate(SIGSET, 8);
@@ -144,9 +198,9 @@ final class Job {
             // copies above every target, so that no dup2 below overwrites a copy another one reads
             int end = LIFETIME_FD + lifetimeFds.length;
             int[] inherited = new int[lifetimeFds.length];
-            java.util.Arrays.fill(inherited, -1);
-            boolean foreground = ownsTerminal();
-            int before = foreground ? (int) TCGETPGRP.invokeExact(0) : 0;
+            Arrays.fill(inherited, -1);
+            boolean terminal = (int) ISATTY.invokeExact(0) == 1;
+            boolean foreground = terminal && ownsTerminal();
             check((int) ATTR_INIT.invokeExact(attr), "posix_spawnattr_init");
             check((int) FA_INIT.invokeExact(actions), "posix_spawn_file_actions_init");
             int rc;
@@ -179,12 +233,10 @@ final class Job {
                 for (int fd : inherited) if (fd >= 0) closeFd(fd);   // the job has its own copies now (or never will)
             }
             if (rc != 0) throw new StartFailure(command.getFirst(), rc);
-            int group = pid.get(JAVA_INT, 0);
-            if (foreground && (int) TCSETPGRP.invokeExact(0, group) == 0) {
-                int ignored = (int) KILL.invokeExact(-group, SIGCONT);   // in case it read the terminal before it was its
-                return new Job(group, before);
-            }
-            return new Job(group, 0);
+            Job job = new Job(pid.get(JAVA_INT, 0), terminal);
+            // the job may have run meanwhile and stopped at the terminal: awaitAll continues it
+            if (foreground) job.handTerminalTo(job.group);
+            return job;
         } catch (StartFailure | RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -204,68 +256,78 @@ final class Job {
     }
 
     /**
-     * Sends {@code signal} to every process of the job's group; once the command has exited (the
-     * group's id may then be free, and another group could get it), to this process's children.
+     * Sends {@code signal} to every process of the job: to its group, whose id is the command's and
+     * is kept from reuse by the command's zombie until the end ({@link #awaitAll}), and to each child
+     * of this process, which includes the job's processes that left the group and came to this
+     * subreaper. A child's pid is this process's to reap, and reaping takes this lock, so none is
+     * reused meanwhile: no signal reaches a process outside the job.
      */
     synchronized void signal(int signal) {
+        if (reaped) return;
         try {
-            if (!leaderExited) {
-                int ignored = (int) KILL.invokeExact(-group, signal);
-                return;
-            }
-            // the group's id may be reused now; the job's processes left are this process's children
-            // (orphans come to the subreaper), whose pids stay theirs until this process reaps them
+            int ignored = (int) KILL.invokeExact(-group, signal);
             for (ProcessHandle h : ProcessHandle.current().children().toList()) {
-                int ignored = (int) KILL.invokeExact((int) h.pid(), signal);
+                ignored = (int) KILL.invokeExact((int) h.pid(), signal);
             }
         } catch (Throwable t) {
             throw rethrow(t);
         }
     }
 
-    /** Kills the job: its group, and every descendant of this process (those that left the group too). */
-    void killAll() {
+    /**
+     * Kills the job: its group and this process's children now, and each process that comes to this
+     * subreaper later (the children of one that was killed) as {@link #awaitAll} reaps its parent.
+     */
+    synchronized void killAll() {
+        killing = true;
         signal(SIGKILL);
-        ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);   // children: their pids are ours to reap
     }
 
     /**
      * Waits until the command and every process it left behind have exited, then gives the terminal
-     * back. @return the command's exit status (128 + the signal if a signal ended it)
+     * back. A stop of the command (Ctrl-Z at the terminal) stops this process too, until it is
+     * continued ({@link #followStop}).
+     *
+     * @return how the command ended
      */
-    int awaitAll() {
+    End awaitAll() {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment status = arena.allocate(JAVA_INT), errno = arena.allocate(ERRNO_STATE);
+            MemorySegment errno = arena.allocate(ERRNO_STATE);
             MemorySegment info = arena.allocate(SIGINFO, 8);
-            int result = -1;
+            End end;
+            // until the command exits: every process of the job, and the command's stops
             for (;;) {
-                // see who exited without reaping it, so that signal() learns of the command's exit first
-                info.fill((byte) 0);
-                if ((int) WAITID.invokeExact(errno, P_ALL, 0, info, WEXITED | WNOWAIT) != 0) {
-                    int e = (int) ERRNO.get(errno, 0L);
-                    if (e == EINTR) continue;
-                    if (e == ECHILD) break;                  // nothing of the job is left
-                    throw new IllegalStateException("waitid failed: errno " + e);
+                // see who changed without reaping it: the command's zombie is kept
+                if (!waitFor(errno, info, P_ALL, 0, WEXITED | WNOWAIT | (terminal ? WSTOPPED : 0))) {
+                    throw new IllegalStateException("the command is no child of this process");
                 }
-                int exited = info.get(JAVA_INT, SI_PID);
-                if (exited == group) {
-                    synchronized (this) {
-                        leaderExited = true;
+                int pid = info.get(JAVA_INT, SI_PID), code = info.get(JAVA_INT, SI_CODE), status = info.get(JAVA_INT, SI_STATUS);
+                if (code == CLD_STOPPED || code == CLD_TRAPPED) {
+                    waitFor(errno, info, P_PID, pid, WSTOPPED | WNOHANG);   // takes the report: it is not seen again
+                    if ((status == SIGTTIN || status == SIGTTOU) && jobHasTerminal() && (int) Getpgid.HANDLE.invokeExact(pid) == group) {
+                        // it used the terminal before start() had handed it over: it may now
+                        int ignored = (int) KILL.invokeExact(pid, SIGCONT);   // an unreaped child: the pid is its
+                    } else if (pid == group) {
+                        followStop();
                     }
-                }
-                int pid = (int) WAITPID.invokeExact(errno, exited, status, 0);
-                if (pid == group) {
-                    int s = status.get(JAVA_INT, 0);
-                    result = (s & 0x7f) == 0 ? (s >> 8) & 0xff : 128 + (s & 0x7f);
-                } else if (pid < 0) {
-                    int e = (int) ERRNO.get(errno, 0L);
-                    if (e == EINTR) continue;
-                    if (e == ECHILD) break;                  // nothing of the job is left
-                    throw new IllegalStateException("waitpid failed: errno " + e);
+                } else if (pid == group) {
+                    boolean hadTerminal = terminal && jobHasTerminal();
+                    end = code == CLD_EXITED ? new End(status, 0, hadTerminal) : new End(0, status, hadTerminal);
+                    break;
+                } else {
+                    reap(errno, pid);
                 }
             }
-            if (foregroundBefore != 0) giveTerminalBack(arena);
-            return result;
+            synchronized (this) {
+                if (killing) signal(SIGKILL);        // the processes the command's exit handed to this subreaper
+            }
+            // then what it left behind, one child at a time, while the command's zombie keeps the group's id
+            for (int other; (other = otherChild()) != 0; ) {
+                if (waitFor(errno, info, P_PID, other, WEXITED | WNOWAIT)) reap(errno, other);
+            }
+            if (terminal && jobHasTerminal()) handTerminalTo((int) GETPGRP.invokeExact());
+            reap(errno, group);
+            return end;
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -273,16 +335,73 @@ final class Job {
         }
     }
 
-    /** tcsetpgrp from what is now a background group: SIGTTOU blocked in this thread meanwhile, so it is not stopped. */
-    private void giveTerminalBack(Arena arena) throws Throwable {
-        MemorySegment ttou = arena.allocate(SIGSET, 8), old = arena.allocate(SIGSET, 8);
-        check((int) SIGEMPTYSET.invokeExact(ttou), "sigemptyset");
-        check((int) SIGADDSET.invokeExact(ttou, SIGTTOU), "sigaddset");
-        check((int) PTHREAD_SIGMASK.invokeExact(SIG_BLOCK, ttou, old), "pthread_sigmask");
-        try {
-            int ignored = (int) TCSETPGRP.invokeExact(0, foregroundBefore);
-        } finally {
-            int ignored = (int) PTHREAD_SIGMASK.invokeExact(SIG_SETMASK, old, MemorySegment.NULL);
+    /** A child of this process other than the command, or 0 if there is none. */
+    private int otherChild() {
+        return (int) ProcessHandle.current().children().mapToLong(ProcessHandle::pid)
+                .filter(pid -> pid != group).findFirst().orElse(0);
+    }
+
+    /**
+     * waitid, again after EINTR.
+     *
+     * @return false if there is no such child (ECHILD) or, with WNOHANG, nothing to report
+     */
+    private static boolean waitFor(MemorySegment errno, MemorySegment info, int idType, int id, int options) throws Throwable {
+        for (;;) {
+            info.fill((byte) 0);
+            if ((int) WAITID.invokeExact(errno, idType, id, info, options) == 0) return info.get(JAVA_INT, SI_PID) != 0;
+            int e = (int) ERRNO.get(errno, 0L);
+            if (e == ECHILD) return false;
+            if (e != EINTR) throw new IllegalStateException("waitid failed: errno " + e);
+        }
+    }
+
+    /**
+     * Reaps {@code pid}, which has exited. Under this lock, so that {@link #signal} never sends to a
+     * pid just reaped; while the job is being killed, the processes the exit handed to this subreaper
+     * are killed in turn.
+     */
+    private synchronized void reap(MemorySegment errno, int pid) throws Throwable {
+        while ((int) WAITPID.invokeExact(errno, pid, MemorySegment.NULL, 0) < 0 && (int) ERRNO.get(errno, 0L) == EINTR) {
+            // again
+        }
+        if (pid == group) reaped = true;
+        else if (killing) signal(SIGKILL);
+    }
+
+    /**
+     * The command stopped (Ctrl-Z at the terminal, SIGTTIN, SIGSTOP): this process takes the terminal
+     * back if the job has it and stops too, so that the shell that started it sees the job stopped
+     * and gets its terminal. Once continued ({@code fg}, {@code bg}), it hands the terminal to the
+     * job again if it is in the foreground itself, and continues the job.
+     */
+    private void followStop() throws Throwable {
+        if (jobHasTerminal()) handTerminalTo((int) GETPGRP.invokeExact());
+        int ignored = (int) KILL.invokeExact((int) ProcessHandle.current().pid(), SIGSTOP);   // returns once continued
+        if (ownsTerminal()) handTerminalTo(group);
+        signal(SIGCONT);
+    }
+
+    /** Whether the job's group is the terminal's foreground group. */
+    private boolean jobHasTerminal() throws Throwable {
+        return (int) TCGETPGRP.invokeExact(0) == group;
+    }
+
+    /**
+     * Makes {@code pgrp} the terminal's foreground group, with SIGTTOU blocked in this thread meanwhile
+     * (a background group that calls tcsetpgrp is stopped otherwise).
+     */
+    private void handTerminalTo(int pgrp) throws Throwable {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ttou = arena.allocate(SIGSET, 8), old = arena.allocate(SIGSET, 8);
+            check((int) SIGEMPTYSET.invokeExact(ttou), "sigemptyset");
+            check((int) SIGADDSET.invokeExact(ttou, SIGTTOU), "sigaddset");
+            check((int) PTHREAD_SIGMASK.invokeExact(SIG_BLOCK, ttou, old), "pthread_sigmask");
+            try {
+                int ignored = (int) TCSETPGRP.invokeExact(0, pgrp);
+            } finally {
+                int ignored = (int) PTHREAD_SIGMASK.invokeExact(SIG_SETMASK, old, MemorySegment.NULL);
+            }
         }
     }
 

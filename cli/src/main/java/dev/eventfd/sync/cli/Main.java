@@ -111,7 +111,8 @@ public final class Main implements Runnable {
         return e.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": " + m);
     }
 
-    private static boolean debugging(CommandLine.ParseResult parsed) {
+    /** Whether --debug was given, at any level of {@code parsed}. */
+    static boolean debugging(CommandLine.ParseResult parsed) {
         for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
             if (r.hasMatchedOption("--debug")) return true;
         }
@@ -148,10 +149,10 @@ public final class Main implements Runnable {
         }
     }
 
-    /** With no command: the demo. */
+    /** With no command: the demo, with the options given ({@code --debug}). */
     @Override
     public void run() {
-        Exit.now(commandLine("demo").execute("demo"));
+        Exit.now(commandLine("demo").execute(debug ? new String[] {"demo", "--debug"} : new String[] {"demo"}));
     }
 
     /**

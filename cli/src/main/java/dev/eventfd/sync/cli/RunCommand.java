@@ -13,6 +13,7 @@ import sun.misc.SignalHandler;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -26,7 +27,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * and SIGHUP are forwarded (a second signal kills the job), with this process as its child subreaper,
  * so the permit is held until the job's last process has exited. The handlers are installed before
  * anything else, so a signal that arrives before the command has started stops this process (status
- * 128 + signal) without starting it. The job inherits the semaphore's lifetime descriptors: if this
+ * 128 + signal) without starting it. If a signal ends the command, or this process before the command
+ * started, this process releases the permit and then ends by the same signal, as {@code timeout(1)}
+ * does, so that a calling shell sees it as its own child's (a Ctrl-C at the terminal, which reaches
+ * only the job while it has the terminal, then also stops a script that ran {@code run}). A stop of the
+ * command (Ctrl-Z) stops this process too until it is continued. The job inherits the semaphore's lifetime descriptors: if this
  * process is killed with SIGKILL, the permit stays taken until the job's last process has exited.
  * The other participants keep counting it as held; if none is left, the name cannot be opened until
  * then, which the next {@code run} treats as no permit being free ({@link #open}).
@@ -99,8 +104,47 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The signals that, having ended the command (or stopped this process before it started), end
+     * this process too once the permit is released: those whose default action ends a process and
+     * that are not faults of its own ({@link Exit#bySignal}). Any other signal gives 128 + the signal.
+     */
+    private static final Set<Integer> PASSED_ON = Set.of(Job.SIGHUP, Job.SIGINT, Job.SIGQUIT, Job.SIGKILL,
+            Job.SIGUSR1, Job.SIGUSR2, Job.SIGPIPE, Job.SIGALRM, Job.SIGTERM);
+
+    /** The signal to end this process by, once everything is released; 0 for none. */
+    private int endBy;
+    /** Whether {@link #endBy} goes to this process's whole group (a key at the terminal the job had: {@link #endedBy(Job.End)}). */
+    private boolean endGroup;
+
     @Override
     public Integer call() throws InterruptedException {
+        int status = runCommand();
+        if (endBy != 0) Exit.bySignal(endBy, endGroup);
+        return status;
+    }
+
+    /**
+     * The status of a job that {@code end}ed. A job killed by a key at the terminal (Ctrl-C's SIGINT,
+     * Ctrl-\'s SIGQUIT) while it had the terminal got a signal that, without the hand-off, the
+     * terminal would have sent to this process's group, which includes the shell that waits for this
+     * process: the signal is sent on to that group, so a script that ran {@code run} stops at a Ctrl-C
+     * as it stops when its own child has the terminal ({@code bash} gives up a list only if it saw
+     * the SIGINT itself).
+     */
+    private int endedBy(Job.End end) {
+        if (end.signal() == 0) return end.status();
+        endGroup = end.hadTerminal() && (end.signal() == Job.SIGINT || end.signal() == Job.SIGQUIT);
+        return endedBy(end.signal());
+    }
+
+    /** {@code 128 + signal}, and this process is to end by {@code signal} if it is one of {@link #PASSED_ON}. */
+    private int endedBy(int signal) {
+        if (PASSED_ON.contains(signal)) endBy = signal;
+        return 128 + signal;
+    }
+
+    private int runCommand() throws InterruptedException {
         parse();
         // the handlers come first: a signal at any later point is forwarded, or stops us before the command starts
         Thread main = Thread.currentThread();
@@ -132,7 +176,7 @@ final class RunCommand implements Callable<Integer> {
             opened = open(deadline);
         } catch (InterruptedException e) {
             if (pending.get() == null) throw e;
-            return 128 + new Signal(pending.get()).getNumber();
+            return endedBy(new Signal(pending.get()).getNumber());
         } catch (OrphanedPermitsException e) {
             System.err.println("eventfd-sync run: no permit of '" + name + "' is free" + (nonblock ? "" : " within " + timeout)
                     + ": " + Main.oneLine(e.getMessage()));
@@ -155,7 +199,7 @@ final class RunCommand implements Callable<Integer> {
                 }
             } catch (InterruptedException e) {
                 if (pending.get() == null) throw e;
-                return 128 + new Signal(pending.get()).getNumber();
+                return endedBy(new Signal(pending.get()).getNumber());
             }
             try {
                 return runHoldingPermit(semaphore, job, pending);
@@ -195,7 +239,7 @@ final class RunCommand implements Callable<Integer> {
     private int runHoldingPermit(EventFdSemaphore semaphore, AtomicReference<Job> job, AtomicReference<String> pending) {
         Job started;
         synchronized (job) {
-            if (pending.get() != null) return 128 + new Signal(pending.get()).getNumber();
+            if (pending.get() != null) return endedBy(new Signal(pending.get()).getNumber());
             try {
                 started = Job.start(command, semaphore.lifetimeDescriptors());
             } catch (Job.StartFailure e) {
@@ -219,8 +263,9 @@ final class RunCommand implements Callable<Integer> {
             }
         });
         try {
-            int status = started.awaitAll();
-            return timedOut.get() ? Main.EXIT_TIMEOUT : status;
+            Job.End end = started.awaitAll();
+            if (timedOut.get()) return Main.EXIT_TIMEOUT;
+            return endedBy(end);
         } finally {
             if (timer != null) timer.interrupt();
         }

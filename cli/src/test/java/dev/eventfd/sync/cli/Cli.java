@@ -14,6 +14,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -104,6 +106,30 @@ final class Cli implements AutoCloseable {
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() - deadline > 0) fail("timed out after " + limit + " waiting until " + what);
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+        }
+    }
+
+    private static final Pattern MAIN_THREAD = Pattern.compile("(?ms)^\"main\".*?(?:\\R\\R|\\z)");
+
+    /**
+     * Whether the main thread of the JVM {@code pid} has {@code frame} (e.g.
+     * {@code "dev.eventfd.sync.cli.Job.awaitAll("}) on its stack, read with the JDK's
+     * {@code jcmd Thread.print}; false while the JVM cannot be attached to yet.
+     */
+    static boolean mainThreadIn(long pid, String frame) {
+        try {
+            Path jcmd = Path.of(JAVA).resolveSibling("jcmd");
+            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "Thread.print")
+                    .redirectErrorStream(true).start();
+            String dump = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) return false;
+            Matcher main = MAIN_THREAD.matcher(dump);
+            return main.find() && main.group().contains(frame);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
     }
 

@@ -80,6 +80,20 @@ class RunCompatibilityIT {
 
     @Test
     @Timeout(120)
+    void anExecutableScriptWithoutAnInterpreterLineRunsThroughSh(@TempDir Path tmp) throws Exception {
+        Path script = tmp.resolve("no-hashbang");
+        Files.writeString(script, "echo \"the script got $1\"; exit 7\n");
+        Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
+            Cli.Result r = cli.run(LIMIT, "run", "X", script.toString(), "its argument");
+            assertEquals(7, r.exit(), () -> "ENOEXEC: run by /bin/sh, as execvp(3) and flock(1) do; " + r.all());
+            assertTrue(r.out().contains("the script got its argument"), r::all);
+            assertEquals(1, x.availablePermits());
+        }
+    }
+
+    @Test
+    @Timeout(120)
     void anInternalFailureIsOneLineAndDebugShowsTheStackTrace(@TempDir Path tmp) throws Exception {
         Path notADirectory = tmp.resolve("file");
         Files.writeString(notADirectory, "");
@@ -92,6 +106,9 @@ class RunCompatibilityIT {
         assertEquals(1, debug.exit(), debug::all);
         assertTrue(debug.err().contains("\tat "), () -> "--debug prints the stack trace; " + debug.all());
         assertFalse(debug.err().contains("run with --debug"), debug::all);
+        Cli.Result demo = runWithSocketDirectory(tmp, notADirectory, "--debug");
+        assertEquals(1, demo.exit(), demo::all);
+        assertTrue(demo.err().contains("\tat "), () -> "--debug without a subcommand reaches the demo; " + demo.all());
     }
 
     /** The command with {@code eventfd.sync.dir} pointing at {@code dir} (which the library refuses if it is no directory). */

@@ -54,6 +54,16 @@ class RunJobIT {
         return job;
     }
 
+    /** The state letter in {@code /proc/PID/stat} (Z: a zombie), or "gone". */
+    private static String state(ProcessHandle h) {
+        try {
+            String stat = java.nio.file.Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        } catch (java.io.IOException e) {
+            return "gone";
+        }
+    }
+
     /** Kills every process of {@code job} and waits until all have exited. */
     private static void endJob(List<ProcessHandle> job) throws Exception {
         job.forEach(ProcessHandle::destroyForcibly);
@@ -95,6 +105,25 @@ class RunJobIT {
             Cli.Result r = run.await(LIMIT);
             assertEquals(128 + 9, r.exit(), () -> "the second signal killed the job; " + r.all());
             assertEquals(1, x.availablePermits(), "and the permit came back");
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aSecondSignalAlsoKillsWhatLeftTheJobsGroupAndWhatThatStarted(@TempDir Path tmp) throws Exception {
+        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1)) {
+            // a session of its own (no signal to the group reaches it) whose shell and sleep ignore SIGTERM
+            Cli.Running run = startJob(cli, 1, "setsid sh -c 'trap \"\" TERM; sleep 300 & wait' & while :; do sleep 0.2; done");
+            List<ProcessHandle> job = run.process().toHandle().descendants().toList();
+            ProcessHandle command = run.process().toHandle().children().findFirst().orElseThrow();
+            assertTrue(run.process().toHandle().destroy(), "SIGTERM to the CLI");
+            Cli.awaitCondition("the command has exited", LIMIT, () -> List.of("Z", "gone").contains(state(command)));
+            assertTrue(run.process().isAlive(), "the CLI waits for what the command left in the other session");
+            assertTrue(run.process().toHandle().destroy(), "a second SIGTERM: the job is killed");
+            Cli.Result r = run.await(LIMIT);
+            assertEquals(128 + 15, r.exit(), () -> "the command's status; " + r.all());
+            assertTrue(job.stream().noneMatch(ProcessHandle::isAlive), "every process of the job is gone, the other session's too");
+            assertEquals(1, x.availablePermits());
         }
     }
 
@@ -160,6 +189,9 @@ class RunJobIT {
             Cli.Result timed = cli.run(LIMIT, "run", "-w", "0.5s", "X", "true");
             assertEquals(124, timed.exit(), () -> "nor within a timeout; " + timed.all());
             Cli.Running waiting = cli.start("run", "X", "true");
+            Cli.awaitCondition("the plain run waits for the orphans to end", LIMIT,
+                    () -> Cli.mainThreadIn(waiting.pid(), "dev.eventfd.sync.cli.RunCommand.open(") || !waiting.process().isAlive());
+            assertTrue(waiting.process().isAlive(), () -> "the plain run waits; " + waiting.err());
             endJob(job);
             Cli.Result waited = waiting.await(LIMIT);
             assertEquals(0, waited.exit(), () -> "a plain run gets the permit once the job has ended; " + waited.all());

@@ -15,8 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -84,7 +82,7 @@ class RunSignalIT {
             child = sleep.get();
             if (moment == Moment.CLI_WAITING_FOR_COMMAND) {
                 Cli.awaitCondition("the CLI's main thread waits for its command", Duration.ofSeconds(60),
-                        () -> mainThreadInWaitFor(run.pid()) || !run.process().isAlive());
+                        () -> Cli.mainThreadIn(run.pid(), "dev.eventfd.sync.cli.Job.awaitAll(") || !run.process().isAlive());
             }
             assertTrue(run.process().isAlive(), () -> "the CLI ended early: " + readQuietly(run.err()));
             assertEquals(0, sig.availablePermits(), "the CLI holds the only permit");
@@ -115,31 +113,6 @@ class RunSignalIT {
         return cli.descendants()
                 .filter(h -> h.info().command().map(c -> c.endsWith("/sleep")).orElse(false))
                 .findFirst();
-    }
-
-    private static final Pattern MAIN_THREAD = Pattern.compile("(?ms)^\"main\".*?(?:\\R\\R|\\z)");
-
-    /**
-     * Whether the CLI's main thread is in {@code Job.awaitAll} (waiting for the job's processes): the
-     * point after which RunCommand has its signal handlers installed. Read with the JDK's jcmd.
-     */
-    private static boolean mainThreadInWaitFor(long pid) {
-        try {
-            Path jcmd = Path.of(Cli.JAVA).resolveSibling("jcmd");
-            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(pid), "Thread.print")
-                    .redirectErrorStream(true).start();
-            String dump = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (p.waitFor() != 0) return false;             // e.g. not attachable yet
-            Matcher main = MAIN_THREAD.matcher(dump);
-            if (!main.find()) return false;
-            String stack = main.group();
-            return stack.contains("dev.eventfd.sync.cli.Job.awaitAll(");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 
     /** Whether {@code signal} is in the SigIgn mask of {@code /proc/PID/status}. */
