@@ -462,7 +462,10 @@ public final class SharedSlotStore implements PermitStore {
 
     /**
      * Recovers the slots of dead processes for the stores that have a watch pending, every
-     * {@value #PERIOD_MILLIS} ms, on one virtual thread that runs while any store is watched.
+     * {@value #PERIOD_MILLIS} ms, on one virtual thread that runs while any store is watched. The
+     * thread wakes every {@value #PERIOD_MILLIS} ms and runs a round once the period read then
+     * ({@value #PERIOD_PROPERTY}, default {@value #PERIOD_MILLIS}) has passed since the last one, so
+     * a new period applies from the next wake on, to a round in progress at most.
      */
     static final class Recovery {
         static final long PERIOD_MILLIS = 100;
@@ -483,8 +486,11 @@ public final class SharedSlotStore implements PermitStore {
         }
 
         private static void run() {
-            for (;;) {
-                java.util.concurrent.locks.LockSupport.parkNanos(Long.getLong(PERIOD_PROPERTY, PERIOD_MILLIS) * 1_000_000L);
+            for (long last = System.nanoTime(); ; ) {
+                java.util.concurrent.locks.LockSupport.parkNanos(PERIOD_MILLIS * 1_000_000L);
+                long now = System.nanoTime();
+                if (now - last < Long.getLong(PERIOD_PROPERTY, PERIOD_MILLIS) * 1_000_000L - 1_000_000L) continue;
+                last = now;
                 for (SharedSlotStore s : WATCHED) {
                     try {
                         s.recoverDead();
