@@ -3,7 +3,7 @@ package dev.eventfd.sync;
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.Poller;
 import dev.eventfd.sync.internal.Rendezvous;
-import dev.eventfd.sync.internal.jfr.WaitEvent;
+import dev.eventfd.sync.internal.jfr.Events;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -215,7 +215,7 @@ public class EventFdLatch extends CountDownLatch implements AutoCloseable {
         if (Thread.interrupted()) throw new InterruptedException();
         ensureOpen();
         if (isOpen()) return true;                   // no wait, no event
-        return WaitEvent.record("latch", participant == null ? null : participant.name(), 0, () -> awaitGate(timed, deadline));
+        return Events.waited("latch", participant == null ? null : participant.name(), 0, () -> awaitGate(timed, deadline));
     }
 
     private boolean awaitGate(boolean timed, long deadline) throws InterruptedException {

@@ -3,7 +3,7 @@ package dev.eventfd.sync;
 import dev.eventfd.sync.internal.EventFd;
 import dev.eventfd.sync.internal.Poller;
 import dev.eventfd.sync.internal.Rendezvous;
-import dev.eventfd.sync.internal.jfr.WaitEvent;
+import dev.eventfd.sync.internal.jfr.Events;
 import dev.eventfd.sync.internal.store.KernelCounterStore;
 import dev.eventfd.sync.internal.store.PermitStore;
 import dev.eventfd.sync.internal.store.SharedSlotStore;
@@ -1210,9 +1210,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         }
     }
 
-    /** {@link #awaitInQueue}, recorded as a JFR wait event (see {@link WaitEvent}). */
+    /** {@link #awaitInQueue}, recorded as a JFR wait event (see {@link Events#waited}). */
     private boolean await(int permits, Mode mode, long deadline) throws InterruptedException {
-        return WaitEvent.record(objectKind, participant == null ? null : participant.name(), permits,
+        return Events.waited(objectKind, participant == null ? null : participant.name(), permits,
                 () -> awaitInQueue(permits, mode, deadline));
     }
 

@@ -2,6 +2,7 @@ package dev.eventfd.sync.internal;
 
 import dev.eventfd.sync.NativeCallException;
 import dev.eventfd.sync.OrphanedPermitsException;
+import dev.eventfd.sync.internal.jfr.Events;
 import dev.eventfd.sync.internal.jfr.NamedOpenEvent;
 
 import java.io.IOException;
@@ -223,8 +224,7 @@ public final class Rendezvous implements AutoCloseable {
 
     private static Opened open(Kind kind, String name, int initial, Supplier<NativeFd[]> create, boolean mayCreate) {
         checkName(name);
-        NamedOpenEvent event = new NamedOpenEvent();
-        event.begin();
+        NamedOpenEvent event = Events.namedOpen();
         int uid = currentUid();
         String prefix = kind.label + "." + name + ".";
         Directory dir = Directory.open();
@@ -245,7 +245,7 @@ public final class Rendezvous implements AutoCloseable {
                         try {
                             Rendezvous participant = new Rendezvous(kind, fds, init, dir, prefix, bound, lease, uid);
                             handedOver = true;
-                            event.finish(kind.description, name, joined == null);
+                            if (event != null) event.finish(kind.description, name, joined == null);
                             return new Opened(fds, init, joined == null, participant);
                         } catch (RuntimeException | Error e) {
                             bound.listener().close();

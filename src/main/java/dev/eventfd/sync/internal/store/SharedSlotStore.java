@@ -1,6 +1,6 @@
 package dev.eventfd.sync.internal.store;
 
-import dev.eventfd.sync.internal.jfr.PermitsRecoveredEvent;
+import dev.eventfd.sync.internal.jfr.Events;
 
 import dev.eventfd.sync.ClosedException;
 import dev.eventfd.sync.internal.EventFd;
@@ -131,7 +131,7 @@ public final class SharedSlotStore implements PermitStore {
             SlotPermits.Doorbells doorbells = new SlotPermits.Doorbells() {
                 @Override public void ring(int slot) { SharedSlotStore.ring(bells, slot); }
                 @Override public void recovered(int slot, long pid, long pidNamespace, long held) {
-                    PermitsRecoveredEvent.record(name, slot, pid, pidNamespace, held);
+                    Events.recovered(name, slot, pid, pidNamespace, held);
                 }
             };
             SlotPermits p = SlotPermits.attach(segment, doorbells, new SlotPermits.Liveness() {
