@@ -84,6 +84,15 @@ final class Job {
     private static final MethodHandle FA_DESTROY = call("posix_spawn_file_actions_destroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle FA_DUP2 = call("posix_spawn_file_actions_adddup2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     /** glibc 2.34 or newer; without it, descriptors above 2 stay as the JVM opened them (the JVM's are close-on-exec). */
+    /**
+     * glibc 2.35 or newer: the child makes its group the terminal's foreground before it runs the
+     * command, so the command never finds itself in the background. Without it, this process hands
+     * the terminal over after the spawn, and awaitAll continues a command that read the terminal first.
+     */
+    private static final class TcSetPgrp {       // linked on first use: only a job at the terminal needs it
+        static final MethodHandle HANDLE = LIBC.find("posix_spawn_file_actions_addtcsetpgrp_np")
+                .map(a -> LINKER.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT))).orElse(null);
+    }
     private static final MethodHandle FA_CLOSEFROM = LIBC.find("posix_spawn_file_actions_addclosefrom_np")
             .map(a -> LINKER.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT))).orElse(null);
     private static final MethodHandle SPAWNP = call("posix_spawnp",
@@ -218,6 +227,9 @@ final class Job {
                 check((int) SIGEMPTYSET.invokeExact(none), "sigemptyset");
                 check((int) ATTR_FLAGS.invokeExact(attr, (short) (POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)),
                         "posix_spawnattr_setflags");
+                if (foreground && TcSetPgrp.HANDLE != null) {
+                    check((int) TcSetPgrp.HANDLE.invokeExact(actions, 0), "posix_spawn_file_actions_addtcsetpgrp_np");
+                }
                 check((int) ATTR_PGROUP.invokeExact(attr, 0), "posix_spawnattr_setpgroup");   // 0: a new group, its id the pid
                 check((int) ATTR_SIGDEF.invokeExact(attr, defaults), "posix_spawnattr_setsigdefault");
                 check((int) ATTR_SIGMASK.invokeExact(attr, none), "posix_spawnattr_setsigmask");
@@ -234,8 +246,9 @@ final class Job {
             }
             if (rc != 0) throw new StartFailure(command.getFirst(), rc);
             Job job = new Job(pid.get(JAVA_INT, 0), terminal);
-            // the job may have run meanwhile and stopped at the terminal: awaitAll continues it
-            if (foreground) job.handTerminalTo(job.group);
+            // glibc before 2.35 has no addtcsetpgrp_np: the job may have run meanwhile and stopped at
+            // the terminal, and awaitAll continues it
+            if (foreground && TcSetPgrp.HANDLE == null) job.handTerminalTo(job.group);
             return job;
         } catch (StartFailure | RuntimeException e) {
             throw e;
@@ -323,7 +336,14 @@ final class Job {
             }
             // then what it left behind, one child at a time, while the command's zombie keeps the group's id
             for (int other; (other = otherChild()) != 0; ) {
-                if (waitFor(errno, info, P_PID, other, WEXITED | WNOWAIT)) reap(errno, other);
+                if (!waitFor(errno, info, P_PID, other, WEXITED | WNOWAIT | (terminal ? WSTOPPED : 0))) continue;
+                int code = info.get(JAVA_INT, SI_CODE);
+                if (code != CLD_STOPPED && code != CLD_TRAPPED) {
+                    reap(errno, other);
+                } else {
+                    waitFor(errno, info, P_PID, other, WSTOPPED | WNOHANG);   // takes the report
+                    if ((int) Getpgid.HANDLE.invokeExact(other) == group) followStop();   // it has the terminal now
+                }
             }
             if (terminal && jobHasTerminal()) handTerminalTo((int) GETPGRP.invokeExact());
             reap(errno, group);
@@ -377,10 +397,28 @@ final class Job {
      */
     private void followStop() throws Throwable {
         if (jobHasTerminal()) handTerminalTo((int) GETPGRP.invokeExact());
-        int ignored = (int) KILL.invokeExact((int) ProcessHandle.current().pid(), SIGSTOP);   // returns once continued
+        // The terminal would have stopped this process's whole group (a shell script waiting for this
+        // process, say): stop the others (SIGTSTP ignored here meanwhile), then this process from this
+        // thread (raise: the stop takes this thread before raise returns, which a signal to the
+        // process, taken by another thread, does not; it would continue the job too early).
+        MemorySegment previous = (MemorySegment) Tstp.SIGNAL.invokeExact(SIGTSTP, SIG_IGN);
+        try {
+            int ignored = (int) KILL.invokeExact(0, SIGTSTP);
+            MemorySegment dfl = (MemorySegment) Tstp.SIGNAL.invokeExact(SIGTSTP, MemorySegment.NULL);   // SIG_DFL
+            ignored = (int) Tstp.RAISE.invokeExact(SIGTSTP);   // returns once this process is continued
+        } finally {
+            MemorySegment ignored = (MemorySegment) Tstp.SIGNAL.invokeExact(SIGTSTP, previous);
+        }
         if (ownsTerminal()) handTerminalTo(group);
         signal(SIGCONT);
     }
+
+    private static final class Tstp {            // linked on first use: only a stop at the terminal needs it
+        static final MethodHandle SIGNAL = call("signal", FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS));
+        static final MethodHandle RAISE = call("raise", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+
+    private static final MemorySegment SIG_IGN = MemorySegment.ofAddress(1);
 
     /** Whether the job's group is the terminal's foreground group. */
     private boolean jobHasTerminal() throws Throwable {
@@ -388,10 +426,17 @@ final class Job {
     }
 
     /**
-     * Makes {@code pgrp} the terminal's foreground group, with SIGTTOU blocked in this thread meanwhile
-     * (a background group that calls tcsetpgrp is stopped otherwise).
+     * Makes {@code pgrp} the terminal's foreground group. Handing it back to this process's group is
+     * done from the background, with SIGTTOU blocked in this thread meanwhile (a background group that
+     * calls tcsetpgrp is stopped otherwise). Handing it to the job is done from the foreground: if the
+     * shell has put this process in the background meanwhile ({@code bg}), SIGTTOU stops it, rather
+     * than the terminal being taken from the shell.
      */
     private void handTerminalTo(int pgrp) throws Throwable {
+        if (pgrp == group) {
+            int ignored = (int) TCSETPGRP.invokeExact(0, pgrp);   // a stop for SIGTTOU restarts it once continued
+            return;
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ttou = arena.allocate(SIGSET, 8), old = arena.allocate(SIGSET, 8);
             check((int) SIGEMPTYSET.invokeExact(ttou), "sigemptyset");

@@ -112,6 +112,9 @@ final class RunCommand implements Callable<Integer> {
     private static final Set<Integer> PASSED_ON = Set.of(Job.SIGHUP, Job.SIGINT, Job.SIGQUIT, Job.SIGKILL,
             Job.SIGUSR1, Job.SIGUSR2, Job.SIGPIPE, Job.SIGALRM, Job.SIGTERM);
 
+    /** Signals this process forwarded to the job. */
+    private final java.util.concurrent.atomic.AtomicInteger forwarded = new java.util.concurrent.atomic.AtomicInteger();
+
     /** The signal to end this process by, once everything is released; 0 for none. */
     private int endBy;
     /** Whether {@link #endBy} goes to this process's whole group (a key at the terminal the job had: {@link #endedBy(Job.End)}). */
@@ -130,11 +133,13 @@ final class RunCommand implements Callable<Integer> {
      * terminal would have sent to this process's group, which includes the shell that waits for this
      * process: the signal is sent on to that group, so a script that ran {@code run} stops at a Ctrl-C
      * as it stops when its own child has the terminal ({@code bash} gives up a list only if it saw
-     * the SIGINT itself).
+     * the SIGINT itself). A SIGINT sent to the job's process alone, not by the terminal, cannot be
+     * told from one: it too reaches this process's group.
      */
     private int endedBy(Job.End end) {
         if (end.signal() == 0) return end.status();
-        endGroup = end.hadTerminal() && (end.signal() == Job.SIGINT || end.signal() == Job.SIGQUIT);
+        // not a signal this process forwarded (kill -INT of run): its group did not get that one
+        endGroup = end.hadTerminal() && forwarded.get() == 0 && (end.signal() == Job.SIGINT || end.signal() == Job.SIGQUIT);
         return endedBy(end.signal());
     }
 
@@ -150,7 +155,6 @@ final class RunCommand implements Callable<Integer> {
         Thread main = Thread.currentThread();
         AtomicReference<Job> job = new AtomicReference<>();
         AtomicReference<String> pending = new AtomicReference<>();
-        java.util.concurrent.atomic.AtomicInteger forwarded = new java.util.concurrent.atomic.AtomicInteger();
         List<Runnable> restore = new ArrayList<>();
         for (String sig : List.of("INT", "TERM", "HUP")) {
             Signal signal = new Signal(sig);

@@ -95,7 +95,7 @@ class RunTerminalIT {
     /** {@code run X} with the job {@code script} (sh -c), as typed at the shell. */
     private static final String RUN = "\"$JAVA\" -Deventfd.sync.dir=\"$DIR\" -jar \"$JAR\" run X sh -c ";
 
-    /** Waits until the job has written its pid and its process group is the terminal's foreground. */
+    /** Waits until the job has written its pid, its process group is the terminal's foreground, and it runs. */
     private static long awaitJobInTheForeground(Path tmp) {
         Path pidFile = tmp.resolve("job.pid");
         Cli.awaitCondition("the job has the terminal", LIMIT, () -> {
@@ -103,7 +103,9 @@ class RunTerminalIT {
                 String pid = Files.exists(pidFile) ? Files.readString(pidFile).strip() : "";
                 if (pid.isEmpty()) return false;
                 List<String> stat = stat(Long.parseLong(pid));
-                return !stat.isEmpty() && stat.get(4).equals(stat.get(7));   // pgrp == tpgid
+                // pgrp == tpgid, and not stopped: a job that read the terminal just before it was handed
+                // over stopped for SIGTTIN, and run continues it (a Ctrl-Z meanwhile would be lost)
+                return !stat.isEmpty() && stat.get(4).equals(stat.get(7)) && !stat.get(2).equals("T");
             } catch (IOException e) {
                 return false;
             }
@@ -148,10 +150,29 @@ class RunTerminalIT {
     @Test
     @Timeout(120)
     void ctrlZStopsRunWithItsJobAndFgContinuesBoth(@TempDir Path tmp) throws Exception {
+        ctrlZThenFg(tmp, RUN + JOB_READING_THE_TERMINAL + "\n", "SHOUT");
+    }
+
+    /**
+     * Under a script that waits for {@code run} (no job control of its own), Ctrl-Z must stop the
+     * script too, as the terminal would have: the interactive shell waits until all of its job stops.
+     */
+    @Test
+    @Timeout(120)
+    void ctrlZStopsAScriptThatRanRunAndFgContinuesIt(@TempDir Path tmp) throws Exception {
+        Path caller = tmp.resolve("caller.sh");
+        Files.writeString(caller, RUN + JOB_READING_THE_TERMINAL + "\necho \"the script goes on: $?\"\n");
+        ctrlZThenFg(tmp, "bash " + caller + "\n", "the script goes on: 0");
+    }
+
+    /** The job forks nothing: a stop that lands while dash waits for a vfork child to exec never completes. */
+    private static final String JOB_READING_THE_TERMINAL = "'echo $$ > \"$PIDFILE\"; exec tr a-z A-Z'";
+
+    /** Types {@code line} at an interactive bash, Ctrl-Z once the job runs, then {@code fg}; {@code after} shows that it ended. */
+    private static void ctrlZThenFg(Path tmp, String line, String after) throws Exception {
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1);
              Terminal t = Terminal.start(tmp, "bash --norc --noprofile -i", env(cli, tmp))) {
-            // the job forks nothing: a stop that lands while dash waits for a vfork child to exec never completes
-            t.type(RUN + "'echo $$ > \"$PIDFILE\"; exec tr a-z A-Z'\n");
+            t.type(line);
             long job = awaitJobInTheForeground(tmp);
             t.type("\u001a");                                   // Ctrl-Z: SIGTSTP to the job's group
             Cli.awaitCondition("the job stops", LIMIT, () -> stat(job).get(2).equals("T"));
@@ -164,10 +185,27 @@ class RunTerminalIT {
             t.type("shout\n");                                 // tr reads it from the terminal: the job has it again
             t.awaitScreen("the job reads the terminal again", "SHOUT");
             t.type("\u0004");                                   // Ctrl-D: end of input, tr exits 0
+            t.awaitScreen("the job ends", after);
             t.type("echo sta\"\"tus=$?\n");
-            t.awaitScreen("run exits with the job's status", "status=0");
+            t.awaitScreen("run, or the script, exits 0", "status=0");
             t.type("exit\n");
             assertTrue(t.process().waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS), () -> "the shell exited; " + t.screen());
+            assertEquals(1, x.availablePermits(), "the permit is back");
+        }
+    }
+
+    /** A SIGINT that run forwarded (kill -INT of run) is not a key at the terminal: only run ends by it. */
+    @Test
+    @Timeout(120)
+    void aSigintSentToRunIsNotPassedOnToItsGroup(@TempDir Path tmp) throws Exception {
+        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1);
+             Terminal t = Terminal.start(tmp, "bash -c '" + RUN + "\"echo \\$\\$ > \\\"\\$PIDFILE\\\"; exec sleep 300\"; echo AFTER-$?'",
+                     env(cli, tmp))) {
+            long job = awaitJobInTheForeground(tmp);
+            long run = Long.parseLong(stat(job).get(3));        // the job's parent
+            assertEquals(0, new ProcessBuilder("kill", "-INT", Long.toString(run)).inheritIO().start().waitFor());
+            assertTrue(t.process().waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS), () -> "the script ended; " + t.screen());
+            assertTrue(t.screen().contains("AFTER-130"), () -> "bash got no SIGINT of its own and went on: " + t.screen());
             assertEquals(1, x.availablePermits(), "the permit is back");
         }
     }
