@@ -133,17 +133,41 @@ class RunTerminalIT {
     @Test
     @Timeout(120)
     void ctrlCEndsTheCallingScriptAsItWouldEndItAfterItsOwnChild(@TempDir Path tmp) throws Exception {
+        String screen = interruptedScript(tmp, (t, job) -> t.type("\u0003"));   // Ctrl-C: SIGINT to the terminal's foreground group
+        assertFalse(screen.contains("AFTER-"), () -> "run ended by the SIGINT, so bash stopped the list, as after its own child: " + screen);
+    }
+
+    /** A SIGINT that run forwarded (kill -INT of run) is not a key at the terminal: only run ends by it. */
+    @Test
+    @Timeout(120)
+    void aSigintSentToRunIsNotPassedOnToItsGroup(@TempDir Path tmp) throws Exception {
+        String screen = interruptedScript(tmp, (t, job) -> {
+            long run = Long.parseLong(stat(job).get(3));        // the job's parent
+            assertEquals(0, new ProcessBuilder("kill", "-INT", Long.toString(run)).inheritIO().start().waitFor());
+        });
+        assertTrue(screen.contains("AFTER-130"), () -> "bash got no SIGINT of its own and went on: " + screen);
+    }
+
+    /** What interrupts the job of {@link #interruptedScript}, given the terminal and the job's pid. */
+    private interface Interrupt {
+        void apply(Terminal t, long job) throws Exception;
+    }
+
+    /**
+     * Runs {@code bash -c 'run X sh -c "exec sleep 300"; echo AFTER-$?'} at the terminal, and once the
+     * job has the terminal, {@code interrupt}s it with a SIGINT. @return the screen once bash has ended
+     */
+    private static String interruptedScript(Path tmp, Interrupt interrupt) throws Exception {
         try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1);
              Terminal t = Terminal.start(tmp, "bash -c '" + RUN + "\"echo \\$\\$ > \\\"\\$PIDFILE\\\"; exec sleep 300\"; echo AFTER-$?'",
                      env(cli, tmp))) {
             long job = awaitJobInTheForeground(tmp);
             assertEquals(0, x.availablePermits(), "the job holds the permit");
-            t.type("\u0003");                                   // Ctrl-C: SIGINT to the terminal's foreground group
+            interrupt.apply(t, job);
             assertTrue(t.process().waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS), () -> "the script ended; " + t.screen());
             assertFalse(ProcessHandle.of(job).map(ProcessHandle::isAlive).orElse(false), "the job got the SIGINT");
-            assertFalse(t.screen().contains("AFTER-"),
-                    () -> "run ended by the SIGINT, so bash stopped the list, as after its own child: " + t.screen());
             assertEquals(1, x.availablePermits(), "the permit is back");
+            return t.screen();
         }
     }
 
@@ -190,22 +214,6 @@ class RunTerminalIT {
             t.awaitScreen("run, or the script, exits 0", "status=0");
             t.type("exit\n");
             assertTrue(t.process().waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS), () -> "the shell exited; " + t.screen());
-            assertEquals(1, x.availablePermits(), "the permit is back");
-        }
-    }
-
-    /** A SIGINT that run forwarded (kill -INT of run) is not a key at the terminal: only run ends by it. */
-    @Test
-    @Timeout(120)
-    void aSigintSentToRunIsNotPassedOnToItsGroup(@TempDir Path tmp) throws Exception {
-        try (Cli cli = new Cli(tmp); EventFdSemaphore x = EventFdSemaphore.open("X", 1);
-             Terminal t = Terminal.start(tmp, "bash -c '" + RUN + "\"echo \\$\\$ > \\\"\\$PIDFILE\\\"; exec sleep 300\"; echo AFTER-$?'",
-                     env(cli, tmp))) {
-            long job = awaitJobInTheForeground(tmp);
-            long run = Long.parseLong(stat(job).get(3));        // the job's parent
-            assertEquals(0, new ProcessBuilder("kill", "-INT", Long.toString(run)).inheritIO().start().waitFor());
-            assertTrue(t.process().waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS), () -> "the script ended; " + t.screen());
-            assertTrue(t.screen().contains("AFTER-130"), () -> "bash got no SIGINT of its own and went on: " + t.screen());
             assertEquals(1, x.availablePermits(), "the permit is back");
         }
     }
