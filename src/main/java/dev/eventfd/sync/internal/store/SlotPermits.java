@@ -19,7 +19,8 @@ import java.lang.invoke.VarHandle;
  *   line 2+ one line per slot, written by its owner (and by whoever recovers or claims the slot):
  *           +0  the slot word: LIVE (bit 63) | WAITING (bit 62) | generation (bits 34..61) | held (bits 0..33)
  *           +8  OWNED: what the owner's threads hold (kept, not in flight); its death report reads it
- *           +16 SINCE: when OWNED last rose from 0 (ms since the epoch); meaningful while OWNED &gt; 0
+ *           +16 SINCE: when OWNED last rose from 0 (ms since the epoch, from {@link CoarseClock}: up to
+ *               a tick early); meaningful while OWNED &gt; 0
  *           +24 WAITERS: how many of the owner's threads wait
  *           +32 PID, +40 PID_NS: the owner's pid in its own PID namespace, and that namespace's inode
  *           +48 DIED: generation | OWNED of the last generation that died holding permits, and
@@ -340,7 +341,7 @@ public final class SlotPermits {
         boolean free = (long) WORD.getVolatile(memory, BASE) - sum >= 0;
         if (free && barging && waiter >= 0 && !anotherWaiterLives()) waiter = -1;   // a dead waiter waits for nothing
         if (free && !(barging && waiter >= 0)) {             // BASE only grows: read last
-            if ((long) WORD.getAndAdd(memory, own + OWNED, n) == 0) WORD.setRelease(memory, own + SINCE, System.currentTimeMillis());
+            if ((long) WORD.getAndAdd(memory, own + OWNED, n) == 0) WORD.setRelease(memory, own + SINCE, CoarseClock.millis());
             return true;
         }
         WORD.getAndAdd(memory, own, -n);

@@ -325,7 +325,8 @@ class SlotPermitsTest {
         SlotPermits.Slot ofA = h.get(0), ofB = h.get(1);
         assertEquals(a.permits.slot(), ofA.slot());
         assertEquals(2, ofA.permits());
-        assertTrue(ofA.sinceMillis() >= before && ofA.sinceMillis() <= System.currentTimeMillis(), ofA::toString);
+        // from CoarseClock: never ahead of the clock, and at most a tick behind it (more when the machine is loaded)
+        assertTrue(ofA.sinceMillis() >= before - 1_000 && ofA.sinceMillis() <= System.currentTimeMillis(), ofA::toString);
         assertEquals(ProcessHandle.current().pid(), ofA.pid());
         assertEquals(SlotPermits.OWN_PID_NAMESPACE, ofA.pidNamespace());
         assertEquals(new SlotPermits.Slot(b.permits.slot(), ofA.pid(), ofA.pidNamespace(), 0, 0, 1), ofB);

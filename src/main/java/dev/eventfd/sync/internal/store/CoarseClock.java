@@ -1,0 +1,91 @@
+package dev.eventfd.sync.internal.store;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Wall-clock milliseconds for time stamps that a hot path takes and a person reads, such as when a
+ * process began to hold permits ({@link SlotPermits#holders}): a volatile read instead of a clock
+ * read. {@link System#currentTimeMillis()} costs about 20 ns even through the vDSO, three times a
+ * whole {@link java.util.concurrent.Semaphore} acquire and release, and an uncontended take stamps
+ * its slot each time its process's holding rises from zero.
+ *
+ * <h2>Implementation overview</h2>
+ * A virtual thread refreshes {@code now} every {@value #TICK_MILLIS} ms while stamps are being
+ * taken; it stops after a tick that no stamp needed, so an idle JVM is never woken. State goes
+ * {@code STOPPED -> STARTING -> RUNNING -> STOPPED}: the stamper that wins the CAS out of STOPPED
+ * writes {@code now} before it sets RUNNING, so a stamp is read from {@code now} only once it is
+ * fresh, and every stamp taken while the state is not RUNNING reads the clock itself. A stamper that
+ * saw RUNNING just before the ticker stopped reads a value at most one tick old. So a stamp lags the
+ * clock by at most one tick plus however late the ticker's thread runs (more on an overloaded
+ * machine), and never leads it.
+ */
+final class CoarseClock {
+
+    /** How often the ticker refreshes the time while it runs. */
+    static final long TICK_MILLIS = 10;
+
+    private static final int STOPPED = 0, STARTING = 1, RUNNING = 2;
+
+    /** STOPPED, STARTING or RUNNING (CAS). */
+    private static volatile int state;
+    /** The time as of the last tick; valid while RUNNING. */
+    private static volatile long now;
+    /** A stamp used {@code now} since the last tick; cleared by the ticker. */
+    private static volatile boolean used;
+
+    private static final VarHandle STATE;
+    static {
+        try {
+            STATE = MethodHandles.lookup().findStaticVarHandle(CoarseClock.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private CoarseClock() {}
+
+    /** Milliseconds since the epoch, at most about {@value #TICK_MILLIS} ms behind the clock. */
+    static long millis() {
+        if (state == RUNNING) {              // then now is a tick's value (written before RUNNING was set)
+            if (!used) used = true;          // a plain check first: the common case writes nothing
+            return now;
+        }
+        return start();
+    }
+
+    /** Whether the ticker runs, for tests. */
+    static boolean running() {
+        return state != STOPPED;
+    }
+
+    /** Reads the clock, and starts the ticker if it is stopped. */
+    private static long start() {
+        long t = System.currentTimeMillis();
+        if (state == STOPPED && STATE.compareAndSet(STOPPED, STARTING)) {
+            now = t;
+            used = true;                     // the tick ahead serves at least this stamper's neighbours
+            state = RUNNING;                 // after now: a reader that sees RUNNING sees a fresh now
+            try {
+                Thread.ofVirtual().name("eventfd-sync clock").start(CoarseClock::tick);
+            } catch (RuntimeException | Error e) {
+                state = STOPPED;             // no ticker: stamps read the clock themselves
+                throw e;
+            }
+        }
+        return t;
+    }
+
+    private static void tick() {
+        for (;;) {
+            LockSupport.parkNanos(TICK_MILLIS * 1_000_000L);
+            now = System.currentTimeMillis();
+            if (!used) {                     // nobody stamped during the last tick: stop until someone does
+                state = STOPPED;
+                return;
+            }
+            used = false;
+        }
+    }
+}
