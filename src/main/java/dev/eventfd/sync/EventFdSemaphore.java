@@ -712,14 +712,18 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         enter();
         try {
             if (permits == 0) return;
-            checkOverflow(permits);
             // To the waiters here, unless another process waits too: then through the store, which
             // rings every waiting process, this one included (no process keeps its permits to itself).
-            if (super.availablePermits() < 0 || demand > 0 && !store.othersWaiting()) {
+            int local = super.availablePermits();
+            if (local < 0 || demand > 0 && !store.othersWaiting()) {
+                checkOverflow(permits);
                 super.release(permits);          // AQS release: happens-before the waiter's acquire
                 // Dekker pair "excess" (with await's exit): L written above, demand read here.
                 if (super.availablePermits() > demand || (multiWaiters > 0 && !ownsGatherRight)) requestFeed();
             } else {
+                // With nothing in L the count is the store's, and a store that bounds its gifts checks
+                // the limit exactly itself; checking first would cost a sum over every slot.
+                if (local != 0 || !store.boundsGifts()) checkOverflow(permits);
                 store.give(permits);
             }
         } finally {

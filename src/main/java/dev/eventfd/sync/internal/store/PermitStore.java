@@ -55,6 +55,16 @@ public interface PermitStore {
      */
     void give(long n);
 
+    /**
+     * Whether {@link #give} itself refuses to take the permits free in the store past
+     * {@link Integer#MAX_VALUE}, throwing {@code Error("Maximum permit count exceeded")} and returning
+     * only what this JVM held of them, so that a semaphore holding no local permits need not check
+     * the limit before it gives.
+     */
+    default boolean boundsGifts() {
+        return false;
+    }
+
     /** The permits in the store now (a system call for a kernel counter); saturates at {@code Long.MAX_VALUE}. */
     long count();
 

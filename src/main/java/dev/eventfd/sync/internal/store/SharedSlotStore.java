@@ -207,6 +207,12 @@ public final class SharedSlotStore implements PermitStore {
         permits.give(n);
     }
 
+    /** {@link SlotPermits#give} checks the limit against the sum of every slot. */
+    @Override
+    public boolean boundsGifts() {
+        return true;
+    }
+
     @Override
     public long newTicket() {
         return permits.newTicket();
