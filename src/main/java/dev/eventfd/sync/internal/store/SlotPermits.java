@@ -102,7 +102,8 @@ import java.lang.invoke.VarHandle;
  * lives (recovering it if not) before it backs off for it.
  *
  * <p>{@code SlotProtocolModelTest} explores every
- * interleaving of this protocol with deaths at every step (turns included), and each of eleven broken variants of it.
+ * interleaving of this protocol with deaths at every step (turns and the gather right included), and
+ * each of sixteen broken variants of it.
  *
  * <p>"Ring the waiters" means every process whose WAITING bit is set, the ringing one included: a
  * process has many threads, and the one that sleeps on its doorbell is not the one that releases. (The

@@ -40,6 +40,14 @@ import static org.junit.jupiter.api.Assertions.fail;
  * is done, dead, or asleep with a silent doorbell while fewer permits are free than it asks for (a
  * legitimate wait), every dead slot recovered: there the base is the initial permits plus the gifts.
  *
+ * <p><b>The gather right.</b> In the gather casts a process claims the right, takes its permits one
+ * at a time, and gives the right back, as the semaphore's feed does for a multi-permit waiter. A claim
+ * reads GATHER, the word of the slot it names and that slot's lock, recovers a dead holder's slot (which
+ * returns what it gathered) and CASes GATHER to its own; while a live process holds the right it sets
+ * its waiting bit, looks once more and sleeps on its doorbell, and the holder rings the waiters when it
+ * gives the right back. Two more checks: no two processes hold the right at once, and no final state
+ * has two gatherers each holding part of what the other needs.
+ *
  * <p><b>Turns.</b> In the fair casts every acquire takes a ticket (one step) and publishes it as its
  * slot's turn (another), and each attempt first reads the other slots' turns: one that is smaller, on
  * a LIVE slot whose lock is held, makes it give way (set its waiting bit, or sleep). Once it holds, it
@@ -85,6 +93,11 @@ class SlotProtocolModelTest {
         expected.put(Variant.BACK_OFF_RINGS_NOBODY, "no final state reachable");
         expected.put(Variant.TURN_CLEAR_RINGS_NOBODY, "no final state reachable");
         expected.put(Variant.CLAIM_KEEPS_TURN, "no final state reachable");
+        expected.put(Variant.NO_GATHER_RIGHT, "gather deadlock");
+        expected.put(Variant.GATHER_RIGHT_KEPT_BY_THE_DEAD, "no final state reachable");
+        expected.put(Variant.GATHER_RIGHT_IGNORES_GENERATION, "no final state reachable");
+        expected.put(Variant.GATHER_RIGHT_RELEASE_RINGS_NOBODY, "no final state reachable");
+        expected.put(Variant.GATHER_RIGHT_WRITTEN_NOT_CASED, "two gatherers");
         for (Map.Entry<Variant, String> e : expected.entrySet()) {
             boolean found = false;
             List<String> seen = new ArrayList<>();
@@ -128,6 +141,16 @@ class SlotProtocolModelTest {
         TURN_CLEAR_RINGS_NOBODY,
         /** a claimant keeps the turn the slot's dead owner published. */
         CLAIM_KEEPS_TURN,
+        /** multi-permit gatherers take no gather right (each may hold part of what the other needs). */
+        NO_GATHER_RIGHT,
+        /** a claimant of the gather right takes any holder for alive (a dead holder keeps it). */
+        GATHER_RIGHT_KEPT_BY_THE_DEAD,
+        /** a claimant of the gather right checks its holder's slot, not the generation it names. */
+        GATHER_RIGHT_IGNORES_GENERATION,
+        /** giving the gather right back rings nobody (a process waiting for it sleeps on). */
+        GATHER_RIGHT_RELEASE_RINGS_NOBODY,
+        /** a claimant writes GATHER instead of a CAS from the value it read. */
+        GATHER_RIGHT_WRITTEN_NOT_CASED,
     }
 
     /** An operation of a process's script. */
@@ -135,7 +158,19 @@ class SlotProtocolModelTest {
         static Op acquire(int n) { return new Op('A', n); }
         static Op release(int n) { return new Op('R', n); }
         static Op claim() { return new Op('C', 0); }
-        @Override public String toString() { return (kind == 'A' ? "acquire(" : kind == 'R' ? "release(" : "claim(") + (kind == 'C' ? "" : n) + ")"; }
+        /** Claims the gather right, waiting while a live process holds it. */
+        static Op gather() { return new Op('G', 0); }
+        /** Gives the gather right back. */
+        static Op ungather() { return new Op('U', 0); }
+        @Override public String toString() {
+            return switch (kind) {
+                case 'A' -> "acquire(" + n + ")";
+                case 'R' -> "release(" + n + ")";
+                case 'G' -> "claim the gather right";
+                case 'U' -> "give the gather right back";
+                default -> "claim()";
+            };
+        }
     }
 
     /**
@@ -182,6 +217,18 @@ class SlotProtocolModelTest {
                 new Op[][] {{a1}, {a1}}, false, 1, 100, true));
         list.add(new Config("fair: 2 processes + replacement, 1 permit, " + v, v, 1,
                 new Op[][] {{a1, r1}, {a1, r1}, {Op.claim()}}, true, 1, 500, true));
+        // Gatherers: each gathers two permits one at a time, holding the gather right meanwhile (as the
+        // semaphore's feed does for a multi-permit waiter); either may die holding the right and part
+        // of the permits.
+        Op g = Op.gather(), u = Op.ungather();
+        list.add(new Config("gather: 2 gatherers of 2, 2 permits, " + v, v, 2,
+                new Op[][] {{g, a1, a1, u, r2}, {g, a1, a1, u, r2}}, false, 1, 500));
+        // The right's holder dies and a replacement claims its slot (a new generation) and gathers too.
+        // Gatherers that keep what they gathered: the second is woken only by the right coming back.
+        list.add(new Config("gather: 2 gatherers keeping 2 of 4 permits, " + v, v, 4,
+                new Op[][] {{g, a1, a1, u}, {g, a1, a1, u}}, false, 1, 500));
+        list.add(new Config("gather: 2 gatherers + replacement, 1 permit, " + v, v, 1,
+                new Op[][] {{g, a1, u, r1}, {g, a1, u, r1}, {Op.claim(), g, a1, u, r1}}, true, 1, 500));
         // Nothing at first: the permit comes only from a release beyond holdings (a gift).
         list.add(new Config("gift to a waiter, 0 permits, " + v, v, 0,
                 new Op[][] {{a1}, {r1}}, false, 1, 20));
@@ -197,13 +244,16 @@ class SlotProtocolModelTest {
     // in flight (added to its slot by an acquire not yet decided), generation it owns.
     // ticket (0 none, else ticket + 1) of the acquire in progress (fair casts).
     static final int P_STATUS = 0, P_OP = 1, P_PC = 2, P_ACC = 3, P_IDX = 4, P_K = 5, P_BELIEF = 6, P_FLIGHT = 7,
-            P_GEN = 8, P_TICKET = 9, PROC_W = 10;
+            P_GEN = 8, P_TICKET = 9, P_RIGHT = 10, P_GSLOT = 11, P_GGEN = 12, P_SNAP = 13, PROC_W = 14;
+    // P_RIGHT: 1 while it believes it holds the gather right; P_GSLOT, P_GGEN: the GATHER value a claim read
+    // (slot + 1, generation); P_SNAP: the word of the holder's slot as the claim read it (held * 4 + state * 2 + wait).
     static final int NOT_STARTED = 0, RUNNING = 1, DONE = 2, DEAD = 3;
     // Recoverer: pc, slot, snapshot of the word (state, wait, gen, held), scan index.
     static final int R_PC = 0, R_SLOT = 1, R_STATE = 2, R_WAIT = 3, R_GEN = 4, R_HELD = 5, R_IDX = 6, REC_W = 7;
     // Globals: base, gifts (permits given beyond holdings, counted where the release commits them), deaths,
     // the next ticket.
-    static final int G_BASE = 0, G_GIFTS = 1, G_DEATHS = 2, G_TICKETS = 3, GLOBAL_W = 4;
+    // GATHER: 0, or its holder's slot + 1 and generation.
+    static final int G_BASE = 0, G_GIFTS = 1, G_DEATHS = 2, G_TICKETS = 3, G_GATHER = 4, G_GATHER_GEN = 5, GLOBAL_W = 6;
 
     record Result(String name, long states, long finals, Map<String, String> violations) {
         String summary() {
@@ -383,6 +433,8 @@ class SlotProtocolModelTest {
             switch (o.kind) {
                 case 'A' -> acquire(s, p, o.n);
                 case 'R' -> release(s, p, o.n);
+                case 'G' -> gather(s, p);
+                case 'U' -> ungather(s, p);
                 default -> claim(s, p);
             }
         }
@@ -393,6 +445,9 @@ class SlotProtocolModelTest {
             t[pr(p, P_ACC)] = 0;
             t[pr(p, P_IDX)] = 0;
             t[pr(p, P_K)] = 0;
+            t[pr(p, P_GSLOT)] = 0;
+            t[pr(p, P_GGEN)] = 0;
+            t[pr(p, P_SNAP)] = 0;
         }
 
         // pc: 0 add, 1 read slot IDX, 2 read base and decide, 3 back off, 8-9 look whether anything is
@@ -683,6 +738,150 @@ class SlotProtocolModelTest {
             }
         }
 
+        /**
+         * Claims the gather right ({@link SlotPermits#tryClaimGatherRight}), and while a live process holds
+         * it, waits as the semaphore's watch for it does ({@link SharedSlotStore#watch}: the waiting bit, a
+         * look with {@link SlotPermits#gatherRightAvailable}, the doorbell).
+         * pc: 0 read GATHER, 1 read the word of the slot it names, 2 test that slot's lock, 3 recover the
+         *     slot (CAS its word to FREE), 4 ring slot IDX (the recovery's ring), 5 CAS GATHER to its own,
+         *     6 set the waiting bit, 7-9 look (GATHER, the word, the lock), 10 sleep, 11 clear the bit
+         */
+        void gather(int[] s, int p) {
+            int me = slotOf(p);
+            int pc = s[pr(p, P_PC)];
+            int[] t = s.clone();
+            String who = "P" + p + " claims the gather right";
+            if (c.variant == Variant.NO_GATHER_RIGHT) {
+                next(t, p);
+                emit(t, () -> who + ": (none in this variant)");
+                return;
+            }
+            boolean anyHolderLives = c.variant == Variant.GATHER_RIGHT_KEPT_BY_THE_DEAD;
+            switch (pc) {
+                case 0, 7 -> {
+                    int gs = s[G_GATHER], gg = s[G_GATHER_GEN];
+                    t[pr(p, P_GSLOT)] = gs;
+                    t[pr(p, P_GGEN)] = gg;
+                    boolean mine = gs == me + 1 && gg == s[pr(p, P_GEN)];
+                    if (pc == 7) t[pr(p, P_PC)] = gs == 0 || mine ? 0 : 8;   // the look: free, so claim again
+                    else if (mine) holdsRight(s, t, p, me);
+                    else t[pr(p, P_PC)] = gs == 0 ? 5 : 1;
+                    emit(t, () -> who + ": GATHER is " + (gs == 0 ? "free" : "slot " + (gs - 1) + " gen " + gg));
+                }
+                case 1, 8 -> {                   // gatherHolderLive: LIVE, in the generation GATHER names
+                    int j = s[pr(p, P_GSLOT)] - 1;
+                    boolean live = anyHolderLives || s[sl(j, S_STATE)] == 1
+                            && (c.variant == Variant.GATHER_RIGHT_IGNORES_GENERATION || s[sl(j, S_GEN)] == s[pr(p, P_GGEN)]);
+                    t[pr(p, P_SNAP)] = s[sl(j, S_GEN)] * 16 + s[sl(j, S_HELD)] * 4 + s[sl(j, S_STATE)] * 2 + s[sl(j, S_WAIT)];
+                    t[pr(p, P_PC)] = pc == 1 ? (live ? 2 : 5) : (live ? 9 : 0);
+                    emit(t, () -> who + ": its holder's slot " + j + (live ? " is LIVE in that generation" : " is not"));
+                }
+                case 2, 9 -> {                   // heldByAnother: the holder lives while another holds the lock
+                    int j = s[pr(p, P_GSLOT)] - 1;
+                    boolean lives = anyHolderLives || s[sl(j, S_LOCK)] != 0 && s[sl(j, S_LOCK)] != p + 1;
+                    if (pc == 9) t[pr(p, P_PC)] = lives ? 10 : 0;
+                    else t[pr(p, P_PC)] = lives || j == me ? 6 : 3;   // recover(own slot) refuses: the claim fails
+                    emit(t, () -> who + ": the lock of slot " + j + (lives ? " is held" : " is free"));
+                }
+                case 3 -> {                      // recover(j): CAS the word it read to FREE
+                    int j = s[pr(p, P_GSLOT)] - 1, snap = s[pr(p, P_SNAP)];
+                    boolean same = s[sl(j, S_GEN)] * 16 + s[sl(j, S_HELD)] * 4 + s[sl(j, S_STATE)] * 2 + s[sl(j, S_WAIT)] == snap;
+                    if (!same) {                 // a recoverer or claimant was first: the claim fails for now
+                        t[pr(p, P_PC)] = 6;
+                        emit(t, () -> who + ": recovery CAS of slot " + j + " fails");
+                        return;
+                    }
+                    t[sl(j, S_STATE)] = 0;
+                    t[sl(j, S_WAIT)] = 0;
+                    t[sl(j, S_HELD)] = 0;
+                    t[sl(j, S_BELL)] = 0;
+                    t[pr(p, P_PC)] = 4;
+                    t[pr(p, P_IDX)] = 0;
+                    emit(t, () -> who + ": recovers slot " + j + " (returned " + (snap / 4 % 4) + ")");
+                }
+                case 4 -> {
+                    int j = s[pr(p, P_IDX)];
+                    boolean ring = ring(s, t, j, me);
+                    if (j + 1 == c.slots()) t[pr(p, P_PC)] = 5;
+                    else t[pr(p, P_IDX)] = j + 1;
+                    emit(t, () -> who + (ring ? ": rings slot " + j : ": slot " + j + " not waiting"));
+                }
+                case 5 -> {
+                    boolean same = c.variant == Variant.GATHER_RIGHT_WRITTEN_NOT_CASED
+                            || s[G_GATHER] == s[pr(p, P_GSLOT)] && s[G_GATHER_GEN] == s[pr(p, P_GGEN)];
+                    if (same) {
+                        t[G_GATHER] = me + 1;
+                        t[G_GATHER_GEN] = s[pr(p, P_GEN)];
+                        holdsRight(s, t, p, me);
+                    } else {
+                        t[pr(p, P_PC)] = 0;
+                    }
+                    emit(t, () -> who + (same ? ": GATHER = slot " + me + ", holds it" : ": CAS of GATHER fails"));
+                }
+                case 6 -> {
+                    t[sl(me, S_WAIT)] = 1;       // Dekker pair "doorbell", waiter side: the bit, then the look
+                    t[pr(p, P_PC)] = 7;
+                    emit(t, () -> who + ": sets its waiting bit");
+                }
+                case 10 -> {
+                    if (s[sl(me, S_BELL)] == 0) return;   // parked until the doorbell rings
+                    t[sl(me, S_BELL)] = 0;
+                    t[pr(p, P_PC)] = 0;
+                    emit(t, () -> who + ": woken by its doorbell");
+                }
+                case 11 -> {
+                    t[sl(me, S_WAIT)] = 0;       // unwatch()
+                    next(t, p);
+                    emit(t, () -> who + ": clears its waiting bit");
+                }
+                default -> throw new AssertionError(pc);
+            }
+        }
+
+        /** The claim succeeded: the process holds the right, and stops waiting for it. */
+        void holdsRight(int[] s, int[] t, int p, int me) {
+            t[pr(p, P_RIGHT)] = 1;
+            if (s[sl(me, S_WAIT)] == 1) t[pr(p, P_PC)] = 11;
+            else next(t, p);
+        }
+
+        /**
+         * Gives the gather right back ({@link SlotPermits#releaseGatherRight}): CAS GATHER from its own
+         * to 0, then ring the waiters (Dekker pair "doorbell", releaser side).
+         * pc: 0 the CAS, 1 ring slot IDX
+         */
+        void ungather(int[] s, int p) {
+            int me = slotOf(p);
+            int pc = s[pr(p, P_PC)];
+            int[] t = s.clone();
+            String who = "P" + p + " gives the gather right back";
+            switch (pc) {
+                case 0 -> {
+                    boolean mine = s[G_GATHER] == me + 1 && s[G_GATHER_GEN] == s[pr(p, P_GEN)];
+                    t[pr(p, P_RIGHT)] = 0;
+                    if (mine) {
+                        t[G_GATHER] = 0;
+                        t[G_GATHER_GEN] = 0;
+                    }
+                    if (mine && c.variant != Variant.GATHER_RIGHT_RELEASE_RINGS_NOBODY) {
+                        t[pr(p, P_PC)] = 1;
+                        t[pr(p, P_IDX)] = 0;
+                    } else {
+                        next(t, p);
+                    }
+                    emit(t, () -> who + (mine ? ": GATHER = 0" : ": not its own"));
+                }
+                case 1 -> {
+                    int j = s[pr(p, P_IDX)];
+                    boolean ring = ring(s, t, j, me);
+                    if (j + 1 == c.slots()) next(t, p);
+                    else t[pr(p, P_IDX)] = j + 1;
+                    emit(t, () -> who + (ring ? ": rings slot " + j : ": slot " + j + " not waiting"));
+                }
+                default -> throw new AssertionError(pc);
+            }
+        }
+
         // pc: 0 idle (may read a LIVE slot's word), 1 test its lock, 2 CAS it to FREE, 3 scan and ring
         void recoverer(int[] s) {
             int pc = s[rc(R_PC)];
@@ -786,6 +985,12 @@ class SlotProtocolModelTest {
                 }
             }
             if (held > c.initial + t[G_GIFTS]) violate("overcommit: " + held + " held of " + (c.initial + t[G_GIFTS]), t, i);
+            int gatherers = 0;
+            for (int p = 0; p < c.processes(); p++) {
+                int status = t[pr(p, P_STATUS)];
+                if ((status == RUNNING || status == DONE) && t[pr(p, P_RIGHT)] == 1) gatherers++;
+            }
+            if (gatherers > 1) violate("two gatherers hold the gather right", t, i);
             for (int j = 0; j < c.slots(); j++) {
                 if (t[sl(j, S_STATE)] == 0 && t[sl(j, S_HELD)] != 0) violate("a FREE slot holds permits", t, i);
             }
@@ -803,8 +1008,9 @@ class SlotProtocolModelTest {
                 if (st == RUNNING) {
                     Op[] script = c.scripts[p];
                     int op = s[pr(p, P_OP)];
-                    boolean waitsLegitimately = op < script.length && script[op].kind == 'A'
-                            && s[pr(p, P_PC)] == 6 && s[sl(slotOf(p), S_BELL)] == 0 && script[op].n > free;
+                    boolean asleep = op < script.length && s[sl(slotOf(p), S_BELL)] == 0;
+                    boolean waitsLegitimately = asleep && script[op].kind == 'A' && s[pr(p, P_PC)] == 6 && script[op].n > free
+                            || asleep && script[op].kind == 'G' && s[pr(p, P_PC)] == 10 && rightHeldByAnotherLive(s, p);
                     if (!waitsLegitimately) return false;
                     continue;
                 }
@@ -817,9 +1023,33 @@ class SlotProtocolModelTest {
             return true;
         }
 
+        /** Whether GATHER names a LIVE slot, in its generation, whose lock another process holds. */
+        boolean rightHeldByAnotherLive(int[] s, int p) {
+            int j = s[G_GATHER] - 1;
+            return j >= 0 && s[sl(j, S_STATE)] == 1 && s[sl(j, S_GEN)] == s[G_GATHER_GEN]
+                    && s[sl(j, S_LOCK)] != 0 && s[sl(j, S_LOCK)] != p + 1;
+        }
+
+        /** Whether process p's current operation is an acquire between its gather right's claim and its return. */
+        boolean gathering(int[] s, int p) {
+            Op[] script = c.scripts[p];
+            int op = s[pr(p, P_OP)];
+            if (op >= script.length || script[op].kind != 'A') return false;
+            for (int k = op - 1; k >= 0; k--) {
+                if (script[k].kind == 'U') return false;
+                if (script[k].kind == 'G') return true;
+            }
+            return false;
+        }
+
         void checkFinal(int[] s) {
             finals++;
             finalStates.add(current);
+            int stuckGatherers = 0;
+            for (int p = 0; p < c.processes(); p++) {
+                if (s[pr(p, P_STATUS)] == RUNNING && gathering(s, p) && s[pr(p, P_BELIEF)] > 0) stuckGatherers++;
+            }
+            if (stuckGatherers > 1) violateHere("gather deadlock: " + stuckGatherers + " gatherers each hold part of what the others need", s);
             if (s[G_BASE] != c.initial + s[G_GIFTS]) violateHere("final base " + s[G_BASE] + " != " + (c.initial + s[G_GIFTS]), s);
         }
 
