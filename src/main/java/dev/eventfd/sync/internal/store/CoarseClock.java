@@ -13,7 +13,9 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <h2>Implementation overview</h2>
  * A virtual thread refreshes {@code now} every {@value #TICK_MILLIS} ms while stamps are being
- * taken; it stops after a tick that no stamp needed, so an idle JVM is never woken. State goes
+ * taken; it stops after a tick that no stamp needed, so an idle JVM is never woken, and it starts
+ * only once two stamps come within {@value #START_MILLIS} ms of each other, so a short-lived
+ * process that stamps once (an {@code eventfd-sync run}) starts no thread. State goes
  * {@code STOPPED -> STARTING -> RUNNING -> STOPPED}: the stamper that wins the CAS out of STOPPED
  * writes {@code now} before it sets RUNNING, so a stamp is read from {@code now} only once it is
  * fresh, and every stamp taken while the state is not RUNNING reads the clock itself. A stamper that
@@ -25,6 +27,8 @@ final class CoarseClock {
 
     /** How often the ticker refreshes the time while it runs. */
     static final long TICK_MILLIS = 10;
+    /** Stamps closer together than this start the ticker. */
+    static final long START_MILLIS = 100;
 
     private static final int STOPPED = 0, STARTING = 1, RUNNING = 2;
 
@@ -34,6 +38,8 @@ final class CoarseClock {
     private static volatile long now;
     /** A stamp used {@code now} since the last tick; cleared by the ticker. */
     private static volatile boolean used;
+    /** The clock as the last stamp that read it saw it. */
+    private static volatile long lastRead;
 
     private static final VarHandle STATE;
     static {
@@ -60,10 +66,11 @@ final class CoarseClock {
         return state != STOPPED;
     }
 
-    /** Reads the clock, and starts the ticker if it is stopped. */
+    /** Reads the clock, and starts the ticker if it is stopped and stamps come often. */
     private static long start() {
-        long t = System.currentTimeMillis();
-        if (state == STOPPED && STATE.compareAndSet(STOPPED, STARTING)) {
+        long t = System.currentTimeMillis(), last = lastRead;
+        lastRead = t;
+        if (t - last < START_MILLIS && state == STOPPED && STATE.compareAndSet(STOPPED, STARTING)) {
             now = t;
             used = true;                     // the tick ahead serves at least this stamper's neighbours
             state = RUNNING;                 // after now: a reader that sees RUNNING sees a fresh now

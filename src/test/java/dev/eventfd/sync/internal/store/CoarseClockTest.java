@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Timeout;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
@@ -30,14 +31,18 @@ class CoarseClockTest {
      */
     @Test
     void theFirstStampAfterAnIdleSpellIsFresh() {
-        CoarseClock.millis();                               // the ticker runs
+        CoarseClock.millis();
+        CoarseClock.millis();                               // two stamps in a row: the ticker runs
+        assertTrue(CoarseClock.running());
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (CoarseClock.running()) {                     // a tick that no stamp needed stops it
             assertTrue(System.nanoTime() < deadline, "the ticker never stopped");
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(CoarseClock.TICK_MILLIS));
         }
-        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));   // let the clock move past the last tick
+        // let the clock move past the last tick, and past the start threshold since the last stamp
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2 * CoarseClock.START_MILLIS));
         long before = System.currentTimeMillis();
         assertTrue(CoarseClock.millis() >= before, "a stopped ticker's time was used");
+        assertFalse(CoarseClock.running(), "one stamp after an idle spell starts no ticker");
     }
 }
