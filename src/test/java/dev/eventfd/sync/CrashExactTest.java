@@ -32,6 +32,28 @@ class CrashExactTest extends NamedObjectsTest {
         h.waitFor(PATIENCE);
     }
 
+    /**
+     * Two semaphores on one name (two slots) at the maximum: a release of permits the first holds,
+     * after the second has released as many beyond what it held, would pass Integer.MAX_VALUE, and
+     * throws the j.u.c. overflow Error with the count unchanged.
+     */
+    @Test
+    void aReleaseOfHeldPermitsPastTheMaximumThrowsAndChangesNothing() throws InterruptedException {
+        String name = name("maximum");
+        try (EventFdSemaphore s = EventFdSemaphore.open(name, Integer.MAX_VALUE);
+             EventFdSemaphore t = EventFdSemaphore.open(name, Integer.MAX_VALUE)) {
+            s.acquire(10);
+            t.release(10);                                   // beyond what t holds: a gift, back at the maximum
+            assertEquals(Integer.MAX_VALUE, t.availablePermits());
+            Error e = assertThrows(Error.class, () -> s.release(10));
+            assertEquals("Maximum permit count exceeded", e.getMessage());
+            assertEquals(Integer.MAX_VALUE, t.availablePermits(), "nothing changed");
+            t.acquire(10);
+            s.release(10);
+            assertEquals(Integer.MAX_VALUE, s.availablePermits());
+        }
+    }
+
     @Test
     void aHolderKilledWithSigkillGivesBackExactlyWhatItHeld() throws Exception {
         String name = name("held");

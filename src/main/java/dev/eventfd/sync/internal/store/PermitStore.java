@@ -57,8 +57,9 @@ public interface PermitStore {
 
     /**
      * Whether {@link #give} itself refuses to take the permits free in the store past
-     * {@link Integer#MAX_VALUE}, throwing {@code Error("Maximum permit count exceeded")} and returning
-     * only what this JVM held of them, so that a semaphore holding no local permits need not check
+     * {@link Integer#MAX_VALUE}, whether they are returned or given beyond what this JVM holds,
+     * throwing {@code Error("Maximum permit count exceeded")} with the store unchanged (but for a
+     * gift racing another at the limit), so that a semaphore holding no local permits need not check
      * the limit before it gives.
      */
     default boolean boundsGifts() {

@@ -353,9 +353,9 @@ public final class SlotPermits {
     /**
      * Returns {@code n} permits: those this process holds, and the rest as a gift to every process.
      *
-     * @throws Error "Maximum permit count exceeded" if the gift would take the free permits past
-     *               {@link #MAX_PERMITS}; if another process's gift raced it, what this process held
-     *               of the {@code n} is returned all the same
+     * @throws Error "Maximum permit count exceeded" if the {@code n} would take the free permits past
+     *               {@link #MAX_PERMITS}, nothing changed; if another process's gift raced a gift,
+     *               what this process held of the {@code n} is returned all the same
      */
     public void give(long n) {
         long own = ownOffset(n);
@@ -364,8 +364,10 @@ public final class SlotPermits {
             o = (long) WORD.getVolatile(memory, own + OWNED);
             k = Math.min(n, o);
             // Refuse a gift past the maximum before changing anything (the CAS below re-checks against
-            // a racing gift; only that race can leave the k held permits returned when it throws).
-            if (n > k && (long) WORD.getVolatile(memory, BASE) + (n - k) > MAX_PERMITS + heldByAll() - k) {
+            // a racing gift; only that race can leave the k held permits returned when it throws), and
+            // a return past it, which another process's gift can make possible.
+            if (n > k ? (long) WORD.getVolatile(memory, BASE) + (n - k) > MAX_PERMITS + heldByAll() - k
+                      : returnPassesMaximum(n)) {
                 throw new Error("Maximum permit count exceeded");
             }
         } while (k > 0 && !WORD.compareAndSet(memory, own + OWNED, o, o - k));
@@ -383,6 +385,16 @@ public final class SlotPermits {
         }
         // Dekker pair "doorbell", releaser side: the slot (or BASE) written, then the WAITING bits read.
         ringWaiters();
+    }
+
+    /**
+     * Whether returning {@code n} held permits would take the free permits past the maximum. Free is
+     * at most BASE, so only while BASE is above the maximum (gifts made while permits were held) can
+     * it: one read of BASE, and the sum over the slots only then.
+     */
+    private boolean returnPassesMaximum(long n) {
+        long b = (long) WORD.getVolatile(memory, BASE);
+        return b > MAX_PERMITS && b - heldByAll() + n > MAX_PERMITS;
     }
 
     private long heldByAll() {

@@ -371,6 +371,26 @@ class SlotPermitsTest {
     }
 
     /**
+     * Returning what a process holds can pass the maximum too, once another process's gift has
+     * filled what is free: BASE is then above the maximum, and the return is refused unchanged.
+     */
+    @Test
+    void aReturnPastTheMaximumAfterAnotherProcesssGiftIsRefusedAndChangesNothing() {
+        Process a = first(2, SlotPermits.MAX_PERMITS), b = join();
+        assertTrue(a.permits.tryTake(10, true));
+        b.permits.give(10);                              // a gift: free is back at the maximum
+        assertEquals(SlotPermits.MAX_PERMITS, b.permits.available());
+        Error e = assertThrows(Error.class, () -> a.permits.give(10));
+        assertEquals("Maximum permit count exceeded", e.getMessage());
+        assertEquals(SlotPermits.MAX_PERMITS, b.permits.available(), "nothing changed");
+        assertEquals(10, a.permits.held(), "a still holds its 10");
+        assertTrue(b.permits.tryTake(10, true));
+        a.permits.give(10);                              // room again: the return goes through
+        assertEquals(SlotPermits.MAX_PERMITS, b.permits.available());
+        assertEquals(0, a.permits.held());
+    }
+
+    /**
      * Processes, several threads each, take and give 1..3 permits in a loop while some die holding
      * permits and are replaced, and a survivor recovers them: no take ever exceeds the permits, and
      * at the end exactly the permits plus the gifts are free.
