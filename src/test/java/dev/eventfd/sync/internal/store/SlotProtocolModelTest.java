@@ -224,6 +224,9 @@ class SlotProtocolModelTest {
         list.add(new Config("gather: 2 gatherers of 2, 2 permits, " + v, v, 2,
                 new Op[][] {{g, a1, a1, u, r2}, {g, a1, a1, u, r2}}, false, 1, 500));
         // The right's holder dies and a replacement claims its slot (a new generation) and gathers too.
+        // A gatherer beside a process that takes one permit at a time without the right.
+        list.add(new Config("gather: a gatherer of 2 and a taker of 1, 2 permits, " + v, v, 2,
+                new Op[][] {{g, a1, a1, u, r2}, {a1, r1}}, false, 1, 500));
         // Gatherers that keep what they gathered: the second is woken only by the right coming back.
         list.add(new Config("gather: 2 gatherers keeping 2 of 4 permits, " + v, v, 4,
                 new Op[][] {{g, a1, a1, u}, {g, a1, a1, u}}, false, 1, 500));
@@ -742,9 +745,11 @@ class SlotProtocolModelTest {
          * Claims the gather right ({@link SlotPermits#tryClaimGatherRight}), and while a live process holds
          * it, waits as the semaphore's watch for it does ({@link SharedSlotStore#watch}: the waiting bit, a
          * look with {@link SlotPermits#gatherRightAvailable}, the doorbell).
-         * pc: 0 read GATHER, 1 read the word of the slot it names, 2 test that slot's lock, 3 recover the
-         *     slot (CAS its word to FREE), 4 ring slot IDX (the recovery's ring), 5 CAS GATHER to its own,
-         *     6 set the waiting bit, 7-9 look (GATHER, the word, the lock), 10 sleep, 11 clear the bit
+         * pc: 0 read GATHER, 1 read the word of the slot it names (gatherHolderLive), 12 recover(j) reads
+         *     the word again, 2 tests the slot's lock, 3 CASes the word it read to FREE, 4 rings slot IDX;
+         *     5 CAS GATHER to its own; the watch: 6 drain the doorbell, 13 set the waiting bit, 7-9 look
+         *     (GATHER, the word, the lock), 10 sleep. The bit stays set once the right is held, as the
+         *     semaphore clears it only when its feed is done: the acquire that follows clears it.
          */
         void gather(int[] s, int p) {
             int me = slotOf(p);
@@ -772,9 +777,15 @@ class SlotProtocolModelTest {
                     int j = s[pr(p, P_GSLOT)] - 1;
                     boolean live = anyHolderLives || s[sl(j, S_STATE)] == 1
                             && (c.variant == Variant.GATHER_RIGHT_IGNORES_GENERATION || s[sl(j, S_GEN)] == s[pr(p, P_GGEN)]);
-                    t[pr(p, P_SNAP)] = s[sl(j, S_GEN)] * 16 + s[sl(j, S_HELD)] * 4 + s[sl(j, S_STATE)] * 2 + s[sl(j, S_WAIT)];
-                    t[pr(p, P_PC)] = pc == 1 ? (live ? 2 : 5) : (live ? 9 : 0);
+                    t[pr(p, P_PC)] = pc == 1 ? (live ? 12 : 5) : (live ? 9 : 0);
                     emit(t, () -> who + ": its holder's slot " + j + (live ? " is LIVE in that generation" : " is not"));
+                }
+                case 12 -> {                     // recover(j) reads the word afresh: what its CAS expects
+                    int j = s[pr(p, P_GSLOT)] - 1;
+                    t[pr(p, P_SNAP)] = s[sl(j, S_GEN)] * 16 + s[sl(j, S_HELD)] * 4 + s[sl(j, S_STATE)] * 2 + s[sl(j, S_WAIT)];
+                    boolean live = s[sl(j, S_STATE)] == 1 || anyHolderLives;
+                    t[pr(p, P_PC)] = live ? 2 : 6;   // FREE now: recover() returns false, and the claim fails
+                    emit(t, () -> who + ": recovery reads slot " + j + (live ? "" : ": FREE"));
                 }
                 case 2, 9 -> {                   // heldByAnother: the holder lives while another holds the lock
                     int j = s[pr(p, P_GSLOT)] - 1;
@@ -819,6 +830,11 @@ class SlotProtocolModelTest {
                     emit(t, () -> who + (same ? ": GATHER = slot " + me + ", holds it" : ": CAS of GATHER fails"));
                 }
                 case 6 -> {
+                    t[sl(me, S_BELL)] = 0;       // watch(): rings before this are answered by the look
+                    t[pr(p, P_PC)] = 13;
+                    emit(t, () -> who + ": drains its doorbell");
+                }
+                case 13 -> {
                     t[sl(me, S_WAIT)] = 1;       // Dekker pair "doorbell", waiter side: the bit, then the look
                     t[pr(p, P_PC)] = 7;
                     emit(t, () -> who + ": sets its waiting bit");
@@ -829,20 +845,14 @@ class SlotProtocolModelTest {
                     t[pr(p, P_PC)] = 0;
                     emit(t, () -> who + ": woken by its doorbell");
                 }
-                case 11 -> {
-                    t[sl(me, S_WAIT)] = 0;       // unwatch()
-                    next(t, p);
-                    emit(t, () -> who + ": clears its waiting bit");
-                }
                 default -> throw new AssertionError(pc);
             }
         }
 
-        /** The claim succeeded: the process holds the right, and stops waiting for it. */
+        /** The claim succeeded: the process holds the right (its waiting bit, if set, stays set). */
         void holdsRight(int[] s, int[] t, int p, int me) {
             t[pr(p, P_RIGHT)] = 1;
-            if (s[sl(me, S_WAIT)] == 1) t[pr(p, P_PC)] = 11;
-            else next(t, p);
+            next(t, p);
         }
 
         /**
