@@ -802,10 +802,7 @@ class SlotProtocolModelTest {
                         emit(t, () -> who + ": recovery CAS of slot " + j + " fails");
                         return;
                     }
-                    t[sl(j, S_STATE)] = 0;
-                    t[sl(j, S_WAIT)] = 0;
-                    t[sl(j, S_HELD)] = 0;
-                    t[sl(j, S_BELL)] = 0;
+                    free(t, j);
                     t[pr(p, P_PC)] = 4;
                     t[pr(p, P_IDX)] = 0;
                     emit(t, () -> who + ": recovers slot " + j + " (returned " + (snap / 4 % 4) + ")");
@@ -931,10 +928,7 @@ class SlotProtocolModelTest {
                     // Always ring: the dead process may have died between a release (or a back-off) and its ring.
                     boolean ring = c.variant == Variant.RECOVERY_RINGS_ONLY_IF_HELD
                             ? s[rc(R_HELD)] > 0 : c.variant != Variant.RECOVERY_RINGS_NOBODY;
-                    t[sl(j, S_STATE)] = 0;
-                    t[sl(j, S_WAIT)] = 0;
-                    t[sl(j, S_HELD)] = 0;
-                    t[sl(j, S_BELL)] = 0;            // nobody listens on a FREE slot's doorbell
+                    free(t, j);
                     t[rc(R_PC)] = ring ? 3 : 0;
                     t[rc(R_IDX)] = 0;
                     if (t[rc(R_PC)] == 0) clearRecoverer(t);
@@ -950,6 +944,14 @@ class SlotProtocolModelTest {
                 }
                 default -> throw new AssertionError(pc);
             }
+        }
+
+        /** A recovery's CAS: slot j FREE, holding nothing, its doorbell silent (nobody listens on a FREE slot's). */
+        void free(int[] t, int j) {
+            t[sl(j, S_STATE)] = 0;
+            t[sl(j, S_WAIT)] = 0;
+            t[sl(j, S_HELD)] = 0;
+            t[sl(j, S_BELL)] = 0;
         }
 
         /** Rings slot j's doorbell in t if it waits (and is not {@code me}): one read of its word, one write. */
