@@ -363,11 +363,13 @@ public final class SlotPermits {
         do {
             o = (long) WORD.getVolatile(memory, own + OWNED);
             k = Math.min(n, o);
-            // Refuse a gift past the maximum before changing anything (the CAS below re-checks against
-            // a racing gift; only that race can leave the k held permits returned when it throws), and
-            // a return past it, which another process's gift can make possible.
-            if (n > k ? (long) WORD.getVolatile(memory, BASE) + (n - k) > MAX_PERMITS + heldByAll() - k
-                      : returnPassesMaximum(n)) {
+            // Refuse n that would take the free permits (BASE - the sum of every slot) past the maximum,
+            // before changing anything (the CAS below re-checks against a racing gift; only that race can
+            // leave the k held permits returned when it throws). Free is at most BASE, so a return alone
+            // can pass it only while BASE is above it (gifts made while permits were held): the sum is
+            // taken only for a gift or then.
+            long b = (long) WORD.getVolatile(memory, BASE);
+            if ((n > k || b > MAX_PERMITS) && b - heldByAll() + n > MAX_PERMITS) {
                 throw new Error("Maximum permit count exceeded");
             }
         } while (k > 0 && !WORD.compareAndSet(memory, own + OWNED, o, o - k));
@@ -385,16 +387,6 @@ public final class SlotPermits {
         }
         // Dekker pair "doorbell", releaser side: the slot (or BASE) written, then the WAITING bits read.
         ringWaiters();
-    }
-
-    /**
-     * Whether returning {@code n} held permits would take the free permits past the maximum. Free is
-     * at most BASE, so only while BASE is above the maximum (gifts made while permits were held) can
-     * it: one read of BASE, and the sum over the slots only then.
-     */
-    private boolean returnPassesMaximum(long n) {
-        long b = (long) WORD.getVolatile(memory, BASE);
-        return b > MAX_PERMITS && b - heldByAll() + n > MAX_PERMITS;
     }
 
     private long heldByAll() {
