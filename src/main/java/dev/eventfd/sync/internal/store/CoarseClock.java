@@ -1,8 +1,6 @@
 package dev.eventfd.sync.internal.store;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -13,94 +11,85 @@ import java.util.concurrent.locks.LockSupport;
  * its slot each time its process's holding rises from zero.
  *
  * <h2>Implementation overview</h2>
- * A daemon platform thread (not a virtual one: virtual threads that keep every carrier busy would
- * freeze the time) refreshes {@code now} every {@value #TICK_MILLIS} ms while stamps are being
- * taken. It stops after {@value #START_MILLIS} ms that no stamp needed, so an idle JVM is never
- * woken, and it starts only once two stamps come within {@value #START_MILLIS} ms of each other, so
- * a short-lived process that stamps once (an {@code eventfd-sync run}) starts no thread, and stamps
- * that keep coming keep the one thread. State goes {@code STOPPED -> STARTING -> RUNNING ->
- * STOPPED}: the stamper that wins the CAS out of STOPPED reads the clock after it and writes
- * {@code now} before it sets RUNNING, so a stamp is read from {@code now} only once it is fresh, and
- * every stamp taken while the state is not RUNNING reads the clock itself. A stamper that saw
- * RUNNING just before the ticker stopped reads a value at most one tick old. So a stamp lags the
- * clock by at most one tick plus however late the OS runs the ticker, and never leads it. A stamp
- * never throws: if the ticker cannot start, stamps go on reading the clock.
+ * One daemon platform thread per JVM, the ticker, started by {@link #start()} when the JVM first
+ * joins a shared-memory store (not by a stamp: a stamp never makes a thread or a system call). It is
+ * a platform thread because virtual threads that keep every carrier busy would freeze the time. It
+ * is either <em>ticking</em>, refreshing {@code now} every {@value #TICK_MILLIS} ms, or
+ * <em>resting</em>, parked for {@value #REST_MILLIS} ms at a time, so a JVM whose semaphores are
+ * idle wakes once a second. A stamp while it ticks reads {@code now} and sets {@code used}; a stamp
+ * while it rests (or with no ticker) reads the clock itself and sets {@code wanted}. The ticker
+ * rests after {@value #IDLE_TICKS} ticks no stamp used, and ticks again once it finds
+ * {@code wanted} set, writing {@code now} before it sets {@code ticking}: a stamp reads
+ * {@code now} only once it is fresh. So a stamp lags the clock by at most one tick plus however
+ * late the OS runs the ticker, and never leads it; stamps that begin while it rests pay the clock
+ * read for up to {@value #REST_MILLIS} ms. A stamp never throws: without a ticker, stamps read the
+ * clock.
  */
 final class CoarseClock {
 
-    /** How often the ticker refreshes the time while it runs. */
+    /** How often the ticker refreshes the time while stamps are taken. */
     static final long TICK_MILLIS = 10;
-    /** Stamps closer together than this start the ticker; a ticker this long unused stops. */
-    static final long START_MILLIS = 100;
+    /** How long the ticker parks at a time while nobody stamps. */
+    static final long REST_MILLIS = 1_000;
+    /** Ticks that no stamp used before the ticker rests. */
+    static final int IDLE_TICKS = 10;
 
-    private static final int STOPPED = 0, STARTING = 1, RUNNING = 2;
-
-    /** STOPPED, STARTING or RUNNING (CAS). */
-    private static volatile int state;
-    /** The time as of the last tick; valid while RUNNING. */
+    /** Whether the ticker refreshes {@code now} (written by the ticker only). */
+    private static volatile boolean ticking;
+    /** The time as of the last tick; valid while ticking. */
     private static volatile long now;
     /** A stamp used {@code now} since the last tick; cleared by the ticker. */
     private static volatile boolean used;
-    /** The clock as the last stamp that read it saw it. */
-    private static volatile long lastRead;
-    /** Makes the ticker's thread; replaced by tests that make it fail. */
-    static volatile ThreadFactory tickers = Thread.ofPlatform().daemon().name("eventfd-sync clock").factory();
-
-    private static final VarHandle STATE;
-    static {
-        try {
-            STATE = MethodHandles.lookup().findStaticVarHandle(CoarseClock.class, "state", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    /** A stamp read the clock while the ticker rested; cleared by the ticker. */
+    private static volatile boolean wanted;
+    private static final AtomicBoolean STARTED = new AtomicBoolean();
 
     private CoarseClock() {}
 
     /** Milliseconds since the epoch, at most about {@value #TICK_MILLIS} ms behind the clock. */
     static long millis() {
-        if (state == RUNNING) {              // then now is a tick's value (written before RUNNING was set)
+        if (ticking) {                       // then now is a tick's value (written before ticking was set)
             if (!used) used = true;          // a plain check first: the common case writes nothing
             return now;
         }
-        return start();
+        if (!wanted) wanted = true;
+        return System.currentTimeMillis();
     }
 
-    /** Whether the ticker runs, for tests. */
-    static boolean running() {
-        return state != STOPPED;
-    }
-
-    /** Reads the clock, and starts the ticker if it is stopped and stamps come often. */
-    private static long start() {
-        long t = System.currentTimeMillis(), last = lastRead;
-        lastRead = t;
-        if (t - last >= START_MILLIS || state != STOPPED || !STATE.compareAndSet(STOPPED, STARTING)) return t;
-        t = System.currentTimeMillis();      // after the CAS: a starter that stalled before it publishes no old time
-        now = t;
-        used = true;
-        Thread ticker;
+    /** Starts the ticker unless it runs; off the hot path (a store's join). Never throws. */
+    static void start() {
+        if (STARTED.get() || !STARTED.compareAndSet(false, true)) return;
         try {
-            ticker = tickers.newThread(CoarseClock::tick);
-            if (ticker == null) throw new IllegalStateException("no thread for the clock");
-            state = RUNNING;                 // after now: a reader that sees RUNNING sees a fresh now
-            ticker.start();
-        } catch (RuntimeException | Error e) {
-            state = STOPPED;                 // no ticker: stamps read the clock themselves
+            Thread.ofPlatform().daemon().name("eventfd-sync clock").start(CoarseClock::tick);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            STARTED.set(false);              // no ticker: stamps read the clock; the next join tries again
         }
-        return t;
+    }
+
+    /** Whether the ticker refreshes the time now, for tests. */
+    static boolean ticking() {
+        return ticking;
     }
 
     private static void tick() {
-        for (long idle = 0; ; ) {
+        for (int idle = 0; ; ) {
+            if (!ticking) {
+                LockSupport.parkNanos(REST_MILLIS * 1_000_000L);
+                if (!wanted) continue;
+                wanted = false;
+                now = System.currentTimeMillis();
+                used = false;
+                idle = 0;
+                ticking = true;              // after now: a stamp that sees it reads a fresh time
+                continue;
+            }
             LockSupport.parkNanos(TICK_MILLIS * 1_000_000L);
             now = System.currentTimeMillis();
             if (used) {
                 used = false;
                 idle = 0;
-            } else if (++idle * TICK_MILLIS >= START_MILLIS) {   // nobody stamped for a while: stop until someone does
-                state = STOPPED;
-                return;
+            } else if (++idle >= IDLE_TICKS) {
+                ticking = false;             // nobody stamped for a while: rest until someone does
             }
         }
     }

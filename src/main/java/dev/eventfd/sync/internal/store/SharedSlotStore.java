@@ -144,6 +144,7 @@ public final class SharedSlotStore implements PermitStore {
                 throw new IllegalStateException("the permit segment has " + p.slotCount() + " slots but "
                         + bells.length + " doorbells came with it");
             }
+            CoarseClock.start();                 // the holding stamps' clock: started here, never by a take
             return new SharedSlotStore(m, bells, arena, p);
         } catch (RuntimeException | Error e) {
             if (arena != null) arena.close();
