@@ -721,9 +721,9 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                 // Dekker pair "excess" (with await's exit): L written above, demand read here.
                 if (super.availablePermits() > demand || (multiWaiters > 0 && !ownsGatherRight)) requestFeed();
             } else {
-                // With nothing in L the count is the store's, and a store that bounds its gifts checks
-                // the limit exactly itself; checking first would cost a sum over every slot.
-                if (local != 0 || !store.boundsGifts()) checkOverflow(permits);
+                // With nothing in L the count is the store's, and a store whose gives check the limit does
+                // so exactly itself; checking first would cost a sum over every slot.
+                if (local != 0 || !store.givesCheckTheLimit()) checkOverflow(permits);
                 store.give(permits);
             }
         } finally {

@@ -62,7 +62,7 @@ public interface PermitStore {
      * gift racing another at the limit), so that a semaphore holding no local permits need not check
      * the limit before it gives.
      */
-    default boolean boundsGifts() {
+    default boolean givesCheckTheLimit() {
         return false;
     }
 

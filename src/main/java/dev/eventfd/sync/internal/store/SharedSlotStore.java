@@ -208,9 +208,9 @@ public final class SharedSlotStore implements PermitStore {
         permits.give(n);
     }
 
-    /** {@link SlotPermits#give} checks the limit against the sum of every slot. */
+    /** {@link SlotPermits#give} checks the limit, against the sum of every slot where it can be passed. */
     @Override
-    public boolean boundsGifts() {
+    public boolean givesCheckTheLimit() {
         return true;
     }
 
