@@ -1180,16 +1180,23 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /** Takes {@code permits} from L and the store without waiting, all or none (barging). */
     private boolean take(int permits) {
-        if (super.availablePermits() < 0) feedNow();     // permits owed: only the store can pay them
+        int local = super.availablePermits();
+        if (local < 0) {                                 // permits owed: only the store can pay them
+            feedNow();
+            local = super.availablePermits();
+        }
         if (permits == 0) return super.tryAcquire(0);
         if (permits > 1) return gather(permits);
-        if (super.availablePermits() > 0 && super.tryAcquire()) {   // AQS CAS on L: barging
-            // Dekker pair "refeed", barger side: L written, demand read. What was taken may have been
-            // meant for a waiter, which now needs a permit from the store.
-            if (demand > 0) requestFeed();
-            return true;
+        if (local > 0) {
+            if (super.tryAcquire()) {                    // AQS CAS on L: barging
+                // Dekker pair "refeed", barger side: L written, demand read. What was taken may have been
+                // meant for a waiter, which now needs a permit from the store.
+                if (demand > 0) requestFeed();
+                return true;
+            }
+            local = super.availablePermits();            // taken meanwhile, or owed again
         }
-        return super.availablePermits() >= 0 && store.tryBargeOne();   // refused while another process waits
+        return local >= 0 && store.tryBargeOne();        // refused while another process waits
     }
 
     /** Takes several permits at once, from L and then the store, all or none. */

@@ -192,6 +192,8 @@ public final class SlotPermits {
     private final Doorbells doorbells;
     private final Liveness liveness;
     private volatile int slot = -1;     // the own slot once claimed; -1 again after close()
+    /** The SINCE this process last wrote to its slot (plain: a stale value only costs a write). */
+    private long lastSince;
 
     private SlotPermits(MemorySegment memory, int slotCount, Doorbells doorbells, Liveness liveness) {
         this.memory = memory;
@@ -327,27 +329,50 @@ public final class SlotPermits {
      *         nothing and rings nobody)
      */
     public boolean tryTake(long n, boolean barging) {
-        long own = ownOffset(n);
+        int s = ownSlot(n);
+        long own = slotOffset(s);
         if (!barging && !myTurn(own)) return false;      // a process whose waiter waits longer takes first
         // Dekker pair "sum", acquirer side: the own slot written (a full fence on x86: lock xadd), then every other read.
         long sum = held((long) WORD.getAndAdd(memory, own, n)) + n;
         int high = highWater();            // pair "high water", acquirer side: the own slot written, then HIGH_WATER read
         int waiter = -1;                   // another process whose WAITING bit is set, if any
         for (int j = 0; j < high; j++) {
-            if (j == slot) continue;
+            if (j == s) continue;
             long w = word(j);
             if ((w & LIVE) != 0) sum += held(w);
             if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) waiter = j;
         }
-        boolean free = (long) WORD.getVolatile(memory, BASE) - sum >= 0;
-        if (free && barging && waiter >= 0 && !anotherWaiterLives()) waiter = -1;   // a dead waiter waits for nothing
-        if (free && !(barging && waiter >= 0)) {             // BASE only grows: read last
-            if ((long) WORD.getAndAdd(memory, own + OWNED, n) == 0) WORD.setRelease(memory, own + SINCE, CoarseClock.millis());
+        boolean free = (long) WORD.getVolatile(memory, BASE) - sum >= 0;   // BASE only grows: read last
+        if (free && (waiter < 0 || !barging)) {
+            keep(own, n);
+            return true;
+        }
+        return takeOrBackOff(own, n, free);
+    }
+
+    /**
+     * The rest of a take that did not succeed at once: {@code free} says whether its count found the
+     * permits, in which case a barging take found a waiting process, and takes if none lives.
+     */
+    private boolean takeOrBackOff(long own, long n, boolean free) {
+        if (free && !anotherWaiterLives()) {             // a dead waiter waits for nothing
+            keep(own, n);
             return true;
         }
         WORD.getAndAdd(memory, own, -n);
         if (available() > 0) ringWaiters();              // a back-off is a release when a permit is free (see the overview)
         return false;
+    }
+
+    /** Keeps a take's {@code n} permits: adds them to OWNED, stamping SINCE when it rises from 0. */
+    private void keep(long own, long n) {
+        if ((long) WORD.getAndAdd(memory, own + OWNED, n) != 0) return;
+        long now = CoarseClock.millis();
+        // Only this process writes its SINCE: a stamp equal to the last one it wrote would change nothing.
+        if (now != lastSince) {
+            lastSince = now;
+            WORD.setRelease(memory, own + SINCE, now);
+        }
     }
 
     /**
@@ -358,7 +383,23 @@ public final class SlotPermits {
      *               what this process held of the {@code n} is returned all the same
      */
     public void give(long n) {
-        long own = ownOffset(n);
+        int s = ownSlot(n);
+        long own = slotOffset(s);
+        long o = (long) WORD.getVolatile(memory, own + OWNED);
+        // A return of permits this process's threads hold, while BASE is not above the maximum: the free
+        // permits (at most BASE) cannot pass it, so no sum is needed (see giveChecked).
+        if (o >= n && (long) WORD.getVolatile(memory, BASE) <= MAX_PERMITS
+                && WORD.compareAndSet(memory, own + OWNED, o, o - n)) {
+            // Dekker pair "doorbell", releaser side: the slot written, then the WAITING bits read (the
+            // own bit by this very lock xadd).
+            ringWaiters(s, (long) WORD.getAndAdd(memory, own, -n));
+            return;
+        }
+        giveChecked(own, n);
+    }
+
+    /** {@link #give}, for a gift, or while BASE is above the maximum, or after a racing change of OWNED. */
+    private void giveChecked(long own, long n) {
         long o, k;
         do {
             o = (long) WORD.getVolatile(memory, own + OWNED);
@@ -488,10 +529,15 @@ public final class SlotPermits {
 
     /** The own slot's offset, checking {@code n} and that this process has not left. */
     private long ownOffset(long n) {
+        return slotOffset(ownSlot(n));
+    }
+
+    /** The own slot, checking {@code n} and that this process has not left. */
+    private int ownSlot(long n) {
         if (n < 1 || n > MAX_PERMITS) throw new IllegalArgumentException("permits " + n + " not in [1, " + MAX_PERMITS + "]");
         int s = slot;
         if (s < 0) throw new IllegalStateException("this process has left the permit segment");
-        return slotOffset(s);
+        return s;
     }
 
     /**
@@ -501,6 +547,20 @@ public final class SlotPermits {
     private void ringWaiters() {
         int high = highWater();
         for (int j = 0; j < high; j++) {
+            long w = word(j);
+            if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) doorbells.ring(j);
+        }
+    }
+
+    /**
+     * {@link #ringWaiters()}, the own slot {@code s}'s word being {@code ownWord}: read by the atomic
+     * update of it that this ring follows, so its WAITING bit is as current as another read would find it.
+     */
+    private void ringWaiters(int s, long ownWord) {
+        int high = highWater();
+        if ((ownWord & (LIVE | WAITING)) == (LIVE | WAITING)) doorbells.ring(s);
+        for (int j = 0; j < high; j++) {
+            if (j == s) continue;
             long w = word(j);
             if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) doorbells.ring(j);
         }

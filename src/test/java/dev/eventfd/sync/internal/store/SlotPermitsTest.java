@@ -336,6 +336,22 @@ class SlotPermitsTest {
     }
 
     @Test
+    void everyRiseFromZeroIsStampedAfreshOnceTheClockHasMoved() {
+        Process a = first(4, 1);
+        assertTrue(a.permits.tryTake(1));
+        long first = a.permits.holders().getFirst().sinceMillis();
+        a.permits.give(1);
+        assertTrue(a.permits.tryTake(1));            // within the same tick the stamp may stay as it was
+        long second = a.permits.holders().getFirst().sinceMillis();
+        assertTrue(second >= first && second <= System.currentTimeMillis(), first + " then " + second);
+        a.permits.give(1);
+        while (CoarseClock.millis() <= second) Thread.onSpinWait();   // the stamps' clock moves on (the class timeout bounds it)
+        assertTrue(a.permits.tryTake(1));
+        assertTrue(a.permits.holders().getFirst().sinceMillis() > second, "a rise after the clock moved keeps the old stamp");
+        a.permits.give(1);
+    }
+
+    @Test
     void closeReturnsWhatTheProcessHeldAndFreesItsSlot() {
         Process a = first(2, 3), b = join();
         assertTrue(b.permits.tryTake(3));
