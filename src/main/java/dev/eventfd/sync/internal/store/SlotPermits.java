@@ -192,8 +192,6 @@ public final class SlotPermits {
     private final Doorbells doorbells;
     private final Liveness liveness;
     private volatile int slot = -1;     // the own slot once claimed; -1 again after close()
-    /** The SINCE this process last wrote to its slot (plain: a stale value only costs a write). */
-    private long lastSince;
 
     private SlotPermits(MemorySegment memory, int slotCount, Doorbells doorbells, Liveness liveness) {
         this.memory = memory;
@@ -366,13 +364,7 @@ public final class SlotPermits {
 
     /** Keeps a take's {@code n} permits: adds them to OWNED, stamping SINCE when it rises from 0. */
     private void keep(long own, long n) {
-        if ((long) WORD.getAndAdd(memory, own + OWNED, n) != 0) return;
-        long now = CoarseClock.millis();
-        // Only this process writes its SINCE: a stamp equal to the last one it wrote would change nothing.
-        if (now != lastSince) {
-            lastSince = now;
-            WORD.setRelease(memory, own + SINCE, now);
-        }
+        if ((long) WORD.getAndAdd(memory, own + OWNED, n) == 0) WORD.setRelease(memory, own + SINCE, CoarseClock.millis());
     }
 
     /**
@@ -387,7 +379,8 @@ public final class SlotPermits {
         long own = slotOffset(s);
         long o = (long) WORD.getVolatile(memory, own + OWNED);
         // A return of permits this process's threads hold, while BASE is not above the maximum: the free
-        // permits (at most BASE) cannot pass it, so no sum is needed (see giveChecked).
+        // permits (at most BASE) cannot pass it, so no sum is needed (see giveChecked; a gift by another
+        // process between the CAS and the slot's update is the race giveChecked's check has too).
         if (o >= n && (long) WORD.getVolatile(memory, BASE) <= MAX_PERMITS
                 && WORD.compareAndSet(memory, own + OWNED, o, o - n)) {
             // Dekker pair "doorbell", releaser side: the slot written, then the WAITING bits read (the
@@ -553,8 +546,9 @@ public final class SlotPermits {
     }
 
     /**
-     * {@link #ringWaiters()}, the own slot {@code s}'s word being {@code ownWord}: read by the atomic
-     * update of it that this ring follows, so its WAITING bit is as current as another read would find it.
+     * {@link #ringWaiters()}, the own slot {@code s}'s word being {@code ownWord}, as the atomic update
+     * of it that this ring follows returned it: a watch sets the own WAITING bit by CAS on that word, so
+     * either the update saw the bit, or the watch's retry sees the update (Dekker pair "doorbell").
      */
     private void ringWaiters(int s, long ownWord) {
         int high = highWater();
