@@ -10,72 +10,104 @@ import java.lang.invoke.VarHandle;
  *
  * <h2>Implementation overview</h2>
  *
- * <p><b>Layout.</b> 64-bit words, each group written by different processes on its own 64-byte line:
+ * <p><b>Layout</b> (version 4). 64-bit words, each group written by different processes on its own
+ * 64-byte line:
  * <pre>
  *   line 0  MAGIC_VERSION, SLOT_COUNT, HIGH_WATER (how many slots were ever claimed; only grows),
  *           GATHER (0, or the slot + 1 and generation of the process holding the gather right),
  *           TICKETS (the next ticket of a fair waiter; only grows)
  *   line 1  BASE: the initial permits plus every permit given beyond its giver's holding; only grows
- *   line 2+ one line per slot, written by its owner (and by whoever recovers or claims the slot):
- *           +0  the slot word: LIVE (bit 63) | WAITING (bit 62) | generation (bits 34..61) | held (bits 0..33)
- *           +8  OWNED: what the owner's threads hold (kept, not in flight); its death report reads it
- *           +16 SINCE: when OWNED last rose from 0 (ms since the epoch, from {@link CoarseClock}: up to
- *               a tick early); meaningful while OWNED &gt; 0
+ *   line 2+ one line per slot, written by its owner (and by whoever recovers or claims the slot, and,
+ *           in the slot word, by a process that waits (HINT) or takes a cache (CACHED)):
+ *           +0  the slot word: LIVE (bit 63) | WAITING (bit 62) | HINT (bit 61) |
+ *               generation (bits 45..60) | CACHED (bits 34..44) | KEPT (bits 0..33)
+ *           +8  INFLIGHT: what takes from the pool in progress have added (see the steps)
+ *           +16 SINCE: when KEPT last rose from 0 (ms since the epoch, from {@link CoarseClock}: up to
+ *               a tick early); meaningful while KEPT &gt; 0
  *           +24 WAITERS: how many of the owner's threads wait
  *           +32 PID, +40 PID_NS: the owner's pid in its own PID namespace, and that namespace's inode
- *           +48 DIED: generation | OWNED of the last generation that died holding permits, and
+ *           +48 DIED: generation | KEPT of the last generation that died holding permits, and
  *               REPORTED (bit 63) once an acquirer has been told
  *           +56 TURN: 0, or 1 + the smallest ticket among the owner's fair waiters
  * </pre>
- * TICKETS and TURN came with layout version 3 (version 2 had no turns, and its claimants would have
- * kept a dead owner's turn): a process that never publishes a turn (a non-fair one, or the C peer)
- * leaves its TURN zero, and every claimant zeroes the TURN a dead owner left.
- * Only the slot words and BASE take part in the permit count; the other words say who holds what
- * ({@link #holders}) and whether a holder died ({@link #takeDeathReport}).
- * A slot is written only by its owner, by a claimant that holds its liveness lock, and by a recoverer
- * once its owner has died; each change is one atomic instruction ({@code lock xadd}, {@code lock
- * cmpxchg}), atomic between processes that map the same page.
+ * KEPT is what the owner's threads hold. CACHED is a cache: permits the owner's releases kept in
+ * its slot instead of the pool, which its next acquires take with one CAS of its own word and which
+ * any process may take back to the pool (a CAS to CACHED = 0) whenever it needs them. WAITING says
+ * that the owner's threads wait; HINT, that another process may wait (a waiter sets it in every
+ * live slot but its own, the owner clears it), so the owner's next release goes to the pool and
+ * rings. Layout version 3 kept the threads' holding in a word of its own (OWNED) and had no cache.
+ * A process that never publishes a turn (a non-fair one, or the C peer) leaves its TURN zero, and
+ * every claimant zeroes the TURN a dead owner left.
+ * Only the slot words, INFLIGHT and BASE take part in the permit count; the other words say who
+ * holds what ({@link #holders}) and whether a holder died ({@link #takeDeathReport}).
+ * Each change is one atomic instruction ({@code lock xadd}, {@code lock cmpxchg}), atomic between
+ * processes that map the same page.
  *
- * <p><b>Invariant.</b> The permits free are {@code BASE - Σ held(LIVE slots)}; a FREE slot holds 0;
- * a LIVE slot's held is exactly what its owner holds plus what an acquire in progress has added and
- * not yet kept or backed off. No set of holdings exceeds {@code BASE}: of any holdings whose sum would,
- * the one added last read all the others while they were there (each acquirer writes its own slot,
- * then reads every other: sequentially consistent accesses, Dekker pair "sum").
+ * <p><b>Invariant.</b> Let the holding of a LIVE slot be {@code KEPT + CACHED + INFLIGHT}; a FREE
+ * slot holds nothing. The pool, {@code BASE - Σ holding(LIVE slots)}, is what is free outside the
+ * caches; the permits free are the pool plus every cache ({@link #available}). A LIVE slot's KEPT is
+ * exactly what its owner's threads hold; its INFLIGHT is what takes in progress have added and not
+ * yet moved to KEPT or backed off. No set of holdings exceeds {@code BASE}: of any holdings whose sum
+ * would, the one added last read all the others while they were there (each taker adds to its own
+ * INFLIGHT, then reads every other slot: sequentially consistent accesses, Dekker pair "sum"). A
+ * reader of a slot reads INFLIGHT before the word, and a take moves its permits to KEPT before it
+ * takes them off INFLIGHT, so a reader may count a take twice, never zero times.
  *
  * <p><b>Steps</b>, and why a death after any of them loses nothing and creates nothing:
  * <ul>
- *   <li>{@link #tryTake}: add n to the own slot; read every other LIVE slot below HIGH_WATER and BASE;
- *       if {@code BASE - sum >= 0} keep them, else subtract n, look again whether a permit is free
- *       (every slot, then BASE), and if one is, ring the waiters: a back-off is then a release,
- *       since another contender may have failed because of this one's add and backed off before it.
- *       Of contenders that fail for each other, the last to back off sees the others' back-offs, so
- *       it rings; a back-off under a real shortage rings nobody (else two waiting processes would
- *       wake each other for as long as the permits are held elsewhere). A death after the add
- *       leaves n in the slot, which the recovery zeroes with everything else the process held.
- *   <li>{@link #give}: take {@code k = min(n, OWNED)} off OWNED and then off the own slot, where OWNED
- *       is what the process's threads hold (the slot also carries other threads' takes in progress,
- *       which may yet back off; a successful take adds to OWNED after it has kept its permits), then add {@code n - k} to BASE (a gift, kept when the giver
- *       dies), then ring the waiters. A death between the two is
- *       the same as a death before the release: the recovery returns the k permits anyway, and the
- *       gift was never made. The other order would create permits for a moment (and for good if the
- *       giver died in between).
- *   <li>Waiting: set the own WAITING bit, try once more, and only then sleep on the own doorbell
- *       (Dekker pair "doorbell": the waiter writes its bit, then reads the slots; a releaser writes a
- *       slot or BASE, then reads the bits), so either the retry sees the release or the releaser sees
- *       the bit and rings.
+ *   <li>{@link #tryTakeCached} (the common acquire, no system call, no sum): one CAS of the own word
+ *       from a LIVE word of the own generation with WAITING and HINT clear and {@code CACHED >= n}
+ *       to {@code CACHED - n, KEPT + n}. The holding does not change, so nobody else needs to look.
+ *   <li>{@link #tryGiveCached} (the common release): one CAS of the own word from such a word with
+ *       {@code KEPT >= n} and room in CACHED to {@code KEPT - n, CACHED + n}. It rings nobody, and
+ *       needs not: a process that begins to wait sets HINT in this word and only then looks at it
+ *       (Dekker pair "hint": the waiter's CAS, then its look; this CAS, whose expected word has
+ *       HINT clear), so either the look sees the cached permits and takes them, or this CAS fails
+ *       and the release goes the general way, to the pool, with a ring.
+ *   <li>{@link #tryTake} (from the pool): first return the own cache to the pool (a CAS to
+ *       CACHED = 0); add n to the own INFLIGHT; read every LIVE slot below HIGH_WATER (INFLIGHT,
+ *       then the word) and BASE; if the pool is not overdrawn, move the n to KEPT (a CAS of the own
+ *       word) and then take them off INFLIGHT; else take every cache back to the pool (a CAS of each
+ *       word with CACHED &gt; 0) and read again (twice at most), and failing that, subtract n from
+ *       INFLIGHT, look again whether a permit is free (every slot, then BASE), and if one is, ring the
+ *       waiters: a back-off is then a release, since another contender may have failed because of
+ *       this one's add and backed off before it. Of contenders that fail for each other, the last to
+ *       back off sees the others' back-offs, so it rings; a back-off under a real shortage rings
+ *       nobody. A death after the add leaves n in INFLIGHT, which the recovery drops with the rest
+ *       of the slot.
+ *   <li>{@link #give} (to the pool): take {@code k = min(n, KEPT)} off KEPT, and the whole cache with
+ *       it if WAITING or HINT is set (one CAS of the own word), then add {@code n - k} to BASE (a
+ *       gift, kept when the giver dies), then ring the waiters. A death between the two is the same
+ *       as a death before the release: the recovery returns the k permits anyway, and the gift was
+ *       never made. The other order would create permits for a moment (and for good if the giver
+ *       died in between). A give that finds HINT set and no other process waiting clears HINT (a
+ *       CAS), then looks at the WAITING bits again and sets it again if one is set (Dekker pair
+ *       "hint" with a waiter that sets its WAITING bit and then HINT).
+ *   <li>Waiting: set the own WAITING bit, then HINT in every other LIVE slot below HIGH_WATER, try
+ *       once more, and only then sleep on the own doorbell (Dekker pair "doorbell": the waiter writes
+ *       its bits, then reads the slots; a releaser to the pool writes a slot or BASE, then reads the
+ *       WAITING bits), so either the retry sees the release or the releaser sees the bit and rings. A
+ *       cache-only release cannot be missed either (pair "hint" above).
  *   <li>{@link #claim}: take the slot's liveness lock (an OFD lock, which the kernel drops when the
- *       process dies), raise HIGH_WATER above it, then CAS the word to {@code LIVE | gen + 1 | 0}. The
- *       lock comes first: a LIVE word whose lock is free belongs to a dead process. If the word was
- *       LIVE, the claimant has recovered it and rings (its dead owner may have owed a ring). HIGH_WATER
- *       is raised before the slot can hold anything (pair "high water": the claimant raises it and then
- *       adds; an acquirer adds and then reads it), so every sum includes every slot that could matter.
- *   <li>{@link #recover}: read a LIVE word, find its lock free, CAS it to FREE keeping its generation,
- *       then ring every waiter, whatever the slot held (its owner may have died between a release and
- *       its ring). The CAS fails if the word changed, so two recoverers, or a recoverer and a claimant
- *       that already took the slot over (a new generation), cannot both act. A recoverer's own death
- *       leaves the word as it was, or FREE.
- *   <li>{@link #close}: CAS the own word to FREE (returning what the process held), ring, then drop
- *       the lock.
+ *       process dies), raise HIGH_WATER above it, zero INFLIGHT and the other words, then CAS the word
+ *       to {@code LIVE | gen + 1 | 0}, then read every other slot's WAITING bit and set the own HINT if
+ *       one is set (Dekker pair "joiner": the claimant writes LIVE, then reads the bits; a waiter
+ *       writes its bit, then reads LIVE to set HINT, so one of them sees the other). The lock comes
+ *       first: a LIVE word whose lock is free belongs to a dead process. If the word was LIVE, the
+ *       claimant has recovered it and rings (its dead owner may have owed a ring). HIGH_WATER is
+ *       raised before the slot can hold anything (pair "high water": the claimant raises it and
+ *       then adds; a taker adds and then reads it), so every sum includes every slot that could
+ *       matter.
+ *   <li>{@link #recover}: read a LIVE word, find its lock free, CAS it to FREE keeping its generation
+ *       (KEPT, CACHED and INFLIGHT all come back at once), then ring every waiter, whatever the slot
+ *       held (its owner may have died between a release and its ring). The CAS fails if the word
+ *       changed, so two recoverers, or a recoverer and a claimant that already took the slot over
+ *       (a new generation), cannot both act. A recoverer's own death leaves the word as it was, or
+ *       FREE.
+ *   <li>{@link #close}: CAS the own word to FREE (returning what the process held and cached), ring,
+ *       then drop the lock. A cached take or give that runs concurrently fails its CAS from then on
+ *       (it expects a LIVE word of the own generation), so the semaphore lets those two run outside
+ *       its close gate.
  *   <li>The gather right ({@link #tryClaimGatherRight}): the one process whose threads may hold part
  *       of a multi-permit request while they wait for the rest (see {@code PermitStore}). GATHER names
  *       its holder's slot and generation, and is valid only while that slot is LIVE with that
@@ -85,21 +117,23 @@ import java.lang.invoke.VarHandle;
  *       anything after it, never leaves the right taken. Releasing it CASes GATHER to 0 and rings
  *       (Dekker pair "doorbell" again: a waiter for the right sets its bit, then reads GATHER).
  * </ul>
- * What a dead process had given beyond its holdings stays given; what it held comes back. (System V's
- * {@code SEM_UNDO} undoes both, and clamps at 0.)
+ * What a dead process had given beyond its holdings stays given; what it held or cached comes back.
+ * (System V's {@code SEM_UNDO} undoes both, and clamps at 0.) A process's threads hold at most
+ * {@value #MAX_KEPT} permits at once (a take beyond it throws), and a cache holds at most
+ * {@value #MAX_CACHED}.
  *
  * <p><b>Death reports.</b> A recoverer (or a claimant taking over a dead slot) that finds the dead
- * owner's OWNED above 0 writes DIED = its generation | OWNED before the CAS that frees the slot, and
- * only if the slot word was still the dead one after it read OWNED (a claimant resets OWNED, and
- * only then takes the slot over). A generation is marked at most once: DIED is replaced only by a
- * newer generation's mark, so a recoverer that stalled cannot mark a death again once it has been
- * reported. Since the mark precedes the free, an acquirer that got a dead holder's permits finds
- * it; {@link #takeDeathReport} sets REPORTED, so one acquirer is told. For a lock (one permit) this is
- * exact: the first holder after the death is told, and nobody else. A death between a take and its
- * OWNED update, or between a give's OWNED update and its slot update, is reported as a death not
- * holding the permits in flight. A process that leaves ({@link #close}) holding permits is marked
- * as one that died holding them. A barging take that finds a WAITING bit checks that its owner
- * lives (recovering it if not) before it backs off for it.
+ * owner's KEPT above 0 writes DIED = its generation | KEPT (of the word it is about to free) before
+ * the CAS that frees the slot, so the mark is of exactly the word the CAS frees. A generation is
+ * marked at most once: DIED is replaced only by a newer generation's mark, so a recoverer that
+ * stalled cannot mark a death again once it has been reported. Since the mark precedes the free, an
+ * acquirer that got a dead holder's permits finds it; {@link #takeDeathReport} sets REPORTED, so one
+ * acquirer is told. For a lock (one permit) this is exact: the first holder after the death is
+ * told, and nobody else. A death between a take's add to INFLIGHT and its move to KEPT is reported
+ * as a death not holding the permits in flight; permits only cached were held by no thread, and are
+ * not reported. A process that leaves ({@link #close}) holding permits is marked as one that died
+ * holding them. A barging take that finds a WAITING bit checks that its owner lives (recovering it
+ * if not) before it backs off for it.
  *
  * <p>{@code SlotProtocolModelTest} explores every
  * interleaving of this protocol with deaths at every step (turns and the gather right included), and
