@@ -203,6 +203,19 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
      * reaches the store). close() itself never waits for a waiter. CloseProtocolModelTest explores
      * every interleaving of this protocol in a small model.
      *
+     * Cached takes and gives. A store may keep a per-process cache that one CAS takes from or gives
+     * to (SharedSlotStore), failing, and changing nothing, while any process waits or once the store
+     * is closed. Those two run before enter(), outside the gate: acquire takes from the cache when L
+     * is 0 (nothing local to take, no debt to pay) and, if fair, nobody is queued here; release gives
+     * to it when L is 0 and demand is 0 (no waiter here to hand to). Both read CLOSED first, so none
+     * starts once close() has begun, and one that read it clear is an operation concurrent with
+     * close(), which it may precede: they never touch L, the wake pool or the descriptors, so what
+     * close() drains and counts is unchanged by them, and the store's close makes its slot FREE in
+     * one CAS that a later cached CAS cannot pass (the mapping stays until nothing reaches it). A
+     * waiter here sets the store's WAITING bit before it looks at the store, and a cached give
+     * expects that bit clear (its CAS is on the same word), so a permit given to the cache while a
+     * waiter here arms its watch is either seen by the watch's look or goes the general way.
+     *
      * Failures. A store operation that throws leaves L and the store as they were before it: a
      * failed give leaves the permits where they were (giveBack returns them to L), a failed take
      * took nothing, and a gather that fails returns what it took from L. Ctl's counts are given
@@ -644,6 +657,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     @Override
     public boolean tryAcquire(int permits) {
         checkPermits(permits);
+        if (takenFromCache(permits, false)) return true;
         enter();
         try {
             return take(permits);
@@ -709,6 +723,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     @Override
     public void release(int permits) {
         checkPermits(permits);
+        if (givenToCache(permits)) return;
         enter();
         try {
             if (permits == 0) return;
@@ -1126,6 +1141,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
 
     /** The acquire methods: the fast path, then the wait. */
     private boolean acquire0(int permits, Mode mode, long nanos) throws InterruptedException {
+        if (takenFromCache(permits, true)) return true;
         long deadline = mode == Mode.TIMED ? System.nanoTime() + nanos : 0L;   // a clock read only when timed
         enter();
         boolean wait = false;
@@ -1179,6 +1195,21 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     }
 
     /** Takes {@code permits} from L and the store without waiting, all or none (barging). */
+    /**
+     * The store's cached take, outside the close gate (see "Cached takes and gives"): only while open,
+     * with nothing local (no permits and no debt in L) and, when {@code fair} asks it, nobody queued here.
+     */
+    private boolean takenFromCache(int permits, boolean fair) {
+        return (ctl & CLOSED) == 0 && permits > 0 && super.availablePermits() == 0
+                && !(fair && isFair() && hasQueuedThreads()) && store.tryTakeCached(permits);
+    }
+
+    /** The store's cached give, outside the close gate: only while open, with L at 0 and nobody waiting here. */
+    private boolean givenToCache(int permits) {
+        return (ctl & CLOSED) == 0 && permits > 0 && super.availablePermits() == 0 && demand == 0
+                && store.tryGiveCached(permits);
+    }
+
     private boolean take(int permits) {
         int local = super.availablePermits();
         if (local < 0) {                                 // permits owed: only the store can pay them

@@ -24,6 +24,27 @@ public interface PermitStore {
     boolean tryTakeOne();
 
     /**
+     * Takes {@code n} permits from this process's cache, if the store keeps one and no process
+     * waits: a barging take that is safe to run outside the semaphore's close gate (it fails, changing
+     * nothing, once the store is closed) and makes no system call.
+     *
+     * @return whether they were taken; if not, nothing changed
+     */
+    default boolean tryTakeCached(int n) {
+        return false;
+    }
+
+    /**
+     * Returns {@code n} permits this process's threads hold to its cache, if the store keeps one and
+     * no process waits (so nobody needs a ring); safe outside the close gate, as {@link #tryTakeCached}.
+     *
+     * @return whether they were returned; if not, nothing changed
+     */
+    default boolean tryGiveCached(int n) {
+        return false;
+    }
+
+    /**
      * Takes one permit for a thread that has not waited (a barger). A store shared by processes
      * refuses it while another process waits, so that no process starves the others; this JVM's
      * waiters then compete through the store like every other process's.

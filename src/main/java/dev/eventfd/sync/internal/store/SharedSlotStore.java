@@ -67,7 +67,6 @@ public final class SharedSlotStore implements PermitStore {
 
     private final MemFd memory;
     private final EventFd[] bells;
-    private final Arena arena;
     private final SlotPermits permits;
     private volatile Cleaner.Cleanable unreachable;
     /** Finds the pidfds of participants not watched yet; null until {@link #watchPeers}. */
@@ -86,10 +85,9 @@ public final class SharedSlotStore implements PermitStore {
     /** Set once the store is released: a scan that finishes later closes what it found. */
     private final AtomicBoolean released = new AtomicBoolean();
 
-    private SharedSlotStore(MemFd memory, EventFd[] bells, Arena arena, SlotPermits permits) {
+    private SharedSlotStore(MemFd memory, EventFd[] bells, SlotPermits permits) {
         this.memory = memory;
         this.bells = bells;
-        this.arena = arena;
         this.permits = permits;
     }
 
@@ -121,13 +119,13 @@ public final class SharedSlotStore implements PermitStore {
      * @throws IllegalStateException if the segment is not laid out as expected, or every slot is in use
      */
     public static SharedSlotStore join(NativeFd[] descriptors, String name) {
-        Arena arena = null;
         try {
             MemFd m = (MemFd) descriptors[0];
             EventFd[] bells = new EventFd[descriptors.length - 1];
             for (int i = 0; i < bells.length; i++) bells[i] = (EventFd) descriptors[i + 1];
-            arena = Arena.ofShared();
-            MemorySegment segment = m.map(arena);
+            // An automatic arena: the mapping lasts while anything can reach it, since the cached take and
+            // give run outside the semaphore's close gate (after close they fail their CAS on FREE memory).
+            MemorySegment segment = m.map(Arena.ofAuto());
             SlotPermits.Doorbells doorbells = new SlotPermits.Doorbells() {
                 @Override public void ring(int slot) { SharedSlotStore.ring(bells, slot); }
                 @Override public void recovered(int slot, long pid, long pidNamespace, long held) {
@@ -145,9 +143,8 @@ public final class SharedSlotStore implements PermitStore {
                         + bells.length + " doorbells came with it");
             }
             CoarseClock.start();                 // the holding stamps' clock: started here, never by a take
-            return new SharedSlotStore(m, bells, arena, p);
+            return new SharedSlotStore(m, bells, p);
         } catch (RuntimeException | Error e) {
-            if (arena != null) arena.close();
             for (NativeFd fd : descriptors) fd.close();
             throw e;
         }
@@ -191,6 +188,16 @@ public final class SharedSlotStore implements PermitStore {
     @Override
     public boolean tryBargeOne() {
         return permits.tryTake(1, true);
+    }
+
+    @Override
+    public boolean tryTakeCached(int n) {
+        return permits.tryTakeCached(n);
+    }
+
+    @Override
+    public boolean tryGiveCached(int n) {
+        return permits.tryGiveCached(n);
     }
 
     @Override
@@ -433,31 +440,30 @@ public final class SharedSlotStore implements PermitStore {
         SlotPermits p = permits;
         MemFd m = memory;
         EventFd[] b = bells;
-        Arena a = arena;
         Map<String, Watched> w = watched;
         AtomicBoolean r = released;
-        unreachable = NativeFd.cleaner().register(owner, () -> release(p, a, m, b, w, r));
+        unreachable = NativeFd.cleaner().register(owner, () -> release(p, m, b, w, r));
     }
 
     /**
-     * Leaves the segment (what this process held goes back, and the waiters are rung), unmaps it and
-     * closes the descriptors; through the cleanable if there is one, which also unregisters it.
+     * Leaves the segment (what this process held goes back, and the waiters are rung) and closes the
+     * descriptors (the mapping goes once nothing reaches it); through the cleanable if there is one, which also unregisters it.
      */
     @Override
     public void close() {
         Recovery.stopWatching(this);
         Cleaner.Cleanable c = unreachable;
         if (c != null) c.clean();
-        else release(permits, arena, memory, bells, watched, released);
+        else release(permits, memory, bells, watched, released);
     }
 
-    private static void release(SlotPermits p, Arena a, MemFd m, EventFd[] b, Map<String, Watched> watched,
+    private static void release(SlotPermits p, MemFd m, EventFd[] b, Map<String, Watched> watched,
                                 AtomicBoolean released) {
         released.set(true);                  // before the drain below: a scan that adds later sees it
         try {
             p.close();
         } finally {
-            a.close();                       // a shared arena: accesses in flight finish, later ones throw
+            // the mapping stays until nothing reaches it (an automatic arena): see join
             m.close();
             for (EventFd bell : b) bell.close();
             for (String socket : watched.keySet()) {

@@ -67,7 +67,9 @@ import java.lang.invoke.VarHandle;
  *   <li>{@link #tryTake} (from the pool): first return the own cache to the pool (a CAS to
  *       CACHED = 0); add n to the own INFLIGHT; read every LIVE slot below HIGH_WATER (INFLIGHT,
  *       then the word) and BASE; if the pool is not overdrawn, move the n to KEPT (a CAS of the own
- *       word) and then take them off INFLIGHT; else take every cache back to the pool (a CAS of each
+ *       word), then take them off INFLIGHT, and ring the waiters if a permit is free (between the two
+ *       the n count twice, so a contender that backed off then may have found none free and rung
+ *       nobody); else take every cache back to the pool (a CAS of each
  *       word with CACHED &gt; 0) and read again (twice at most), and failing that, subtract n from
  *       INFLIGHT, look again whether a permit is free (every slot, then BASE), and if one is, ring the
  *       waiters: a back-off is then a release, since another contender may have failed because of
@@ -94,7 +96,10 @@ import java.lang.invoke.VarHandle;
  *       one is set (Dekker pair "joiner": the claimant writes LIVE, then reads the bits; a waiter
  *       writes its bit, then reads LIVE to set HINT, so one of them sees the other). The lock comes
  *       first: a LIVE word whose lock is free belongs to a dead process. If the word was LIVE, the
- *       claimant has recovered it and rings (its dead owner may have owed a ring). HIGH_WATER is
+ *       claimant has recovered it and rings (its dead owner may have owed a ring). It also rings if the
+ *       INFLIGHT it reset was not 0 (a dead owner's, left by its recovery: a sum that read it before
+ *       the reset and the LIVE word after counted it once more, and its back-off may have rung
+ *       nobody). HIGH_WATER is
  *       raised before the slot can hold anything (pair "high water": the claimant raises it and
  *       then adds; a taker adds and then reads it), so every sum includes every slot that could
  *       matter.
@@ -190,7 +195,7 @@ public final class SlotPermits {
     public interface Doorbells {
         void ring(int slot);
 
-        /** This process freed slot {@code slot} of a dead owner (pid and namespace as it recorded them), which held {@code permits}. */
+        /** This process freed slot {@code slot} of a dead owner (pid and namespace as it recorded them), whose threads held {@code permits}. */
         default void recovered(int slot, long pid, long pidNamespace, long permits) {}
     }
 
@@ -207,17 +212,25 @@ public final class SlotPermits {
     }
 
     public static final int LINE = 64;
-    /** "EFDSLOT" and layout version 3. */
-    static final long MAGIC_VERSION = 0x45464453_4c4f5403L;
+    /** "EFDSLOT" and layout version 4. */
+    static final long MAGIC_VERSION = 0x45464453_4c4f5404L;
     private static final long SLOT_COUNT = 8, HIGH_WATER = 16, GATHER = 24, TICKETS = 32, BASE = LINE, SLOTS = 2L * LINE;
 
     /** The words of a slot's line after its slot word; see the layout. */
-    private static final long OWNED = 8, SINCE = 16, WAITERS = 24, PID = 32, PID_NS = 40, DIED = 48, TURN = 56;
-    static final long LIVE = 1L << 63, WAITING = 1L << 62, REPORTED = 1L << 63;
-    static final int GEN_SHIFT = 34;
-    static final long HELD_MASK = (1L << GEN_SHIFT) - 1, GEN_MASK = ((1L << 28) - 1) << GEN_SHIFT;
+    private static final long INFLIGHT = 8, SINCE = 16, WAITERS = 24, PID = 32, PID_NS = 40, DIED = 48, TURN = 56;
+    static final long LIVE = 1L << 63, WAITING = 1L << 62, HINT = 1L << 61, REPORTED = 1L << 63;
+    static final int GEN_SHIFT = 45, CACHED_SHIFT = 34;
+    static final long KEPT_MASK = (1L << CACHED_SHIFT) - 1;
+    static final long CACHED_MASK = ((1L << (GEN_SHIFT - CACHED_SHIFT)) - 1) << CACHED_SHIFT;
+    static final long GEN_MASK = ((1L << (61 - GEN_SHIFT)) - 1) << GEN_SHIFT;
     /** The most permits free or held at once: a semaphore's count is an {@code int}. */
     public static final long MAX_PERMITS = Integer.MAX_VALUE;
+    /** The most permits one process's threads can hold at once. */
+    public static final long MAX_KEPT = KEPT_MASK;
+    /** The most permits a cache holds. */
+    public static final long MAX_CACHED = CACHED_MASK >>> CACHED_SHIFT;
+    /** The bits of the own word that a cached take or give needs as {@link #ownLive} has them: LIVE, the own generation, WAITING and HINT clear. */
+    private static final long CACHE_GATE = LIVE | WAITING | HINT | GEN_MASK;
 
     private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
 
@@ -226,6 +239,10 @@ public final class SlotPermits {
     private final Doorbells doorbells;
     private final Liveness liveness;
     private volatile int slot = -1;     // the own slot once claimed; -1 again after close()
+    /** LIVE | the own generation: written before {@link #slot} publishes the claim, never changed after. */
+    private long ownLive;
+    /** The SINCE value this process wrote last (racy by design: a stale value only costs a write). */
+    private long lastStamp;
 
     private SlotPermits(MemorySegment memory, int slotCount, Doorbells doorbells, Liveness liveness) {
         this.memory = memory;
@@ -264,7 +281,7 @@ public final class SlotPermits {
     /** Joins memory laid out by {@link #create} and claims a slot in it for this process. */
     public static SlotPermits attach(MemorySegment memory, Doorbells doorbells, Liveness liveness) {
         if (memory.byteSize() < SLOTS || (long) WORD.getVolatile(memory, 0L) != MAGIC_VERSION) {
-            throw new IllegalStateException("not a permit segment of layout version 3");
+            throw new IllegalStateException("not a permit segment of layout version 4");
         }
         long slots = (long) WORD.getVolatile(memory, SLOT_COUNT);
         if (slots < 1 || memory.byteSize() < bytesFor((int) Math.min(slots, Integer.MAX_VALUE))) {
@@ -283,8 +300,21 @@ public final class SlotPermits {
         return (long) WORD.getVolatile(memory, slotOffset(slot));
     }
 
+    private long inflight(int slot) {
+        return (long) WORD.getVolatile(memory, slotOffset(slot) + INFLIGHT);
+    }
+
+    static long kept(long word) {
+        return word & KEPT_MASK;
+    }
+
+    static long cached(long word) {
+        return (word & CACHED_MASK) >>> CACHED_SHIFT;
+    }
+
+    /** What a slot word itself holds for the permit count: KEPT and CACHED. */
     static long held(long word) {
-        return word & HELD_MASK;
+        return kept(word) + cached(word);
     }
 
     /** How many slots other than this process's are LIVE now (owners alive, or dead and not yet recovered). */
@@ -312,25 +342,33 @@ public final class SlotPermits {
             long line = slotOffset(j);
             for (;;) {
                 long w = word(j);
-                if ((w & LIVE) != 0) markDeath(j, w);    // before OWNED is reset: see "Death reports"
+                if ((w & LIVE) != 0) markDeath(j, w);
                 // for the report of a recovery: the dead owner's words, before they are reset
-                long held = (long) WORD.getVolatile(memory, line + OWNED), pid = (long) WORD.getVolatile(memory, line + PID),
-                        pidNs = (long) WORD.getVolatile(memory, line + PID_NS);
-                WORD.setVolatile(memory, line + OWNED, 0L);
+                long pid = (long) WORD.getVolatile(memory, line + PID), pidNs = (long) WORD.getVolatile(memory, line + PID_NS);
+                long stale = (long) WORD.getAndSet(memory, line + INFLIGHT, 0L);   // a dead owner's takes in flight end with it
                 WORD.setVolatile(memory, line + WAITERS, 0L);
                 WORD.setVolatile(memory, line + PID, OWN_PID);
                 WORD.setVolatile(memory, line + PID_NS, OWN_PID_NAMESPACE);
                 WORD.setVolatile(memory, line + TURN, 0L);       // a dead owner's turn is not the claimant's
                 long gen = ((w & GEN_MASK) + (1L << GEN_SHIFT)) & GEN_MASK;
                 if (WORD.compareAndSet(memory, line, w, LIVE | gen)) {
+                    ownLive = LIVE | gen;
                     slot = j;
+                    // Dekker pair "joiner", claimant side: the word made LIVE, then the WAITING bits read
+                    // (a waiter sets its bit, then HINT in every LIVE word). Also: no cache while BASE
+                    // is above the maximum (see give).
+                    if (othersWaiting() || (long) WORD.getVolatile(memory, BASE) > MAX_PERMITS) setHint(j);
                     if ((w & LIVE) != 0) {               // a dead owner's permits came back, or it owed a ring
                         ringWaiters();
-                        doorbells.recovered(j, pid, pidNs, Math.max(held, 0));
+                        doorbells.recovered(j, pid, pidNs, kept(w));
+                    } else if (stale != 0) {
+                        // A dead owner's INFLIGHT, left by its recovery, counted once more by a sum that read
+                        // it before the reset and this LIVE word after: its back-off may have rung nobody.
+                        ringWaiters();
                     }
                     return;
                 }
-                // a recoverer freed it under us: read again
+                // a recoverer freed it, or a waiter or taker changed HINT or CACHED under us: read again
             }
         }
         throw new IllegalStateException("all " + slotCount + " slots of the permit segment are in use by live processes");
@@ -343,66 +381,139 @@ public final class SlotPermits {
     }
 
     /**
-     * Takes {@code n} permits, all or none.
+     * Takes {@code n} permits from this process's cache: one CAS of the own word, no sum and no
+     * system call. A barging take: it fails while any process waits (HINT or WAITING set).
      *
-     * @return whether they were taken; if not, nothing is held and the waiters were rung
+     * @return whether they were taken; if not, nothing changed, and {@link #tryTake} is the general way
      */
+    public boolean tryTakeCached(long n) {
+        int s = slot;
+        if (s < 0 || n < 1 || n > MAX_CACHED) return false;
+        long own = slotOffset(s), gate = ownLive, c = n << CACHED_SHIFT;
+        for (long w; ((w = (long) WORD.getVolatile(memory, own)) & CACHE_GATE) == gate
+                && (w & CACHED_MASK) >= c && (w & KEPT_MASK) <= MAX_KEPT - n; ) {
+            // The holding (KEPT + CACHED) stays as it was: nobody else needs to look.
+            if (WORD.compareAndSet(memory, own, w, w - c + n)) {
+                if ((w & KEPT_MASK) == 0) stamp(own);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Returns {@code n} permits this process's threads hold to its cache: one CAS of the own word, no
+     * system call. Fails while any process waits (HINT or WAITING set), so no waiter misses them.
+     *
+     * @return whether they were returned; if not, nothing changed, and {@link #give} is the general way
+     */
+    public boolean tryGiveCached(long n) {
+        int s = slot;
+        if (s < 0 || n < 1 || n > MAX_CACHED) return false;
+        long own = slotOffset(s), gate = ownLive, c = n << CACHED_SHIFT;
+        for (long w; ((w = (long) WORD.getVolatile(memory, own)) & CACHE_GATE) == gate
+                && (w & KEPT_MASK) >= n && (w & CACHED_MASK) <= CACHED_MASK - c; ) {
+            // Dekker pair "hint", owner side: a CAS from a word with HINT clear. A waiter sets HINT here
+            // and then looks at this slot, so either it sees these permits cached (and takes them back
+            // to the pool), or this CAS fails and the release goes to the pool, with a ring.
+            if (WORD.compareAndSet(memory, own, w, w - n + c)) return true;
+        }
+        return false;
+    }
+
+    /** Writes SINCE for a rise of KEPT from 0, unless this process wrote that very stamp last. */
+    private void stamp(long own) {
+        long t = CoarseClock.millis();
+        if (t == lastStamp) return;
+        WORD.setRelease(memory, own + SINCE, t);
+        lastStamp = t;
+    }
+
+    /** Takes {@code n} permits from the pool, all or none: {@code tryTake(n, false)}. */
     public boolean tryTake(long n) {
         return tryTake(n, false);
     }
 
     /**
-     * Takes {@code n} permits, all or none; a barging take (a thread that has not waited) also backs
-     * off when another process waits, so that a process whose threads keep taking cannot starve the
-     * others (it reads every slot anyway).
+     * Takes {@code n} permits from the pool (the own cache first returned to it, and other caches
+     * taken back if the pool is short), all or none; a barging take (a thread that has not waited)
+     * also backs off when another process waits, so that a process whose threads keep taking cannot
+     * starve the others (it reads every slot anyway).
      *
      * @return whether they were taken; if not, nothing is held, and the waiters were rung if the
      *         take backed off with a permit free (a take that gave way to an earlier turn changed
      *         nothing and rings nobody)
+     * @throws IllegalStateException if this process's threads would hold more than {@link #MAX_KEPT}
      */
     public boolean tryTake(long n, boolean barging) {
         int s = ownSlot(n);
         long own = slotOffset(s);
         if (!barging && !myTurn(own)) return false;      // a process whose waiter waits longer takes first
-        // Dekker pair "sum", acquirer side: the own slot written (a full fence on x86: lock xadd), then every other read.
-        long sum = held((long) WORD.getAndAdd(memory, own, n)) + n;
-        int high = highWater();            // pair "high water", acquirer side: the own slot written, then HIGH_WATER read
-        int waiter = -1;                   // another process whose WAITING bit is set, if any
-        for (int j = 0; j < high; j++) {
-            if (j == s) continue;
-            long w = word(j);
-            if ((w & LIVE) != 0) sum += held(w);
-            if ((w & (LIVE | WAITING)) == (LIVE | WAITING)) waiter = j;
+        takeBack(s);                                     // the own cache to the pool, where the sum sees it
+        // Dekker pair "sum", taker side: the own INFLIGHT written (a full fence on x86: lock xadd), then every slot read.
+        WORD.getAndAdd(memory, own + INFLIGHT, n);
+        for (int round = 0; ; round++) {
+            long sum = 0, caches = 0;
+            int waiter = -1;                             // another process whose WAITING bit is set, if any
+            int high = highWater();      // pair "high water", taker side: INFLIGHT written, then HIGH_WATER read
+            for (int j = 0; j < high; j++) {
+                long f = inflight(j);                    // INFLIGHT before the word: see the invariant
+                long w = word(j);
+                if ((w & LIVE) == 0) continue;
+                sum += held(w) + f;
+                caches += cached(w);
+                if (j != s && (w & WAITING) != 0) waiter = j;
+            }
+            boolean free = (long) WORD.getVolatile(memory, BASE) - sum >= 0;   // BASE only grows: read last
+            if (free && (waiter < 0 || !barging || !anotherWaiterLives())) {   // a dead waiter waits for nothing
+                keep(s, n);
+                return true;
+            }
+            if (free || caches == 0 || round == 2) break;
+            for (int j = 0; j < high; j++) takeBack(j);  // the pool is short: every cache back to it, then look again
         }
-        boolean free = (long) WORD.getVolatile(memory, BASE) - sum >= 0;   // BASE only grows: read last
-        if (free && (waiter < 0 || !barging)) {
-            keep(own, n);
-            return true;
-        }
-        return takeOrBackOff(own, n, free);
-    }
-
-    /**
-     * The rest of a take that did not succeed at once: {@code free} says whether its count found the
-     * permits, in which case a barging take found a waiting process, and takes if none lives.
-     */
-    private boolean takeOrBackOff(long own, long n, boolean free) {
-        if (free && !anotherWaiterLives()) {             // a dead waiter waits for nothing
-            keep(own, n);
-            return true;
-        }
-        WORD.getAndAdd(memory, own, -n);
+        WORD.getAndAdd(memory, own + INFLIGHT, -n);
         if (available() > 0) ringWaiters();              // a back-off is a release when a permit is free (see the overview)
         return false;
     }
 
-    /** Keeps a take's {@code n} permits: adds them to OWNED, stamping SINCE when it rises from 0. */
-    private void keep(long own, long n) {
-        if ((long) WORD.getAndAdd(memory, own + OWNED, n) == 0) WORD.setRelease(memory, own + SINCE, CoarseClock.millis());
+    /**
+     * Moves a take's {@code n} permits from INFLIGHT to KEPT (in that order of effects: KEPT first),
+     * stamping SINCE when KEPT rises from 0; settles the own HINT if it is set.
+     */
+    private void keep(int s, long n) {
+        long own = slotOffset(s);
+        for (long w; ; ) {
+            w = word(s);
+            if ((w & LIVE) == 0) throw new IllegalStateException("this process has left the permit segment");
+            if ((w & KEPT_MASK) > MAX_KEPT - n) {
+                WORD.getAndAdd(memory, own + INFLIGHT, -n);
+                if (available() > 0) ringWaiters();
+                throw new IllegalStateException("this process's threads would hold more than " + MAX_KEPT + " permits");
+            }
+            if (WORD.compareAndSet(memory, own, w, w + n)) {
+                WORD.getAndAdd(memory, own + INFLIGHT, -n);   // after the move: a reader counts the n at least once
+                if ((w & KEPT_MASK) == 0) stamp(own);
+                // Between the two the n counted twice: a contender that backed off then may have found no
+                // permit free and rung nobody. Look now, as its back-off would have.
+                if (available() > 0) ringWaiters();
+                if ((w & HINT) != 0) settleHint(s);
+                return;
+            }
+        }
+    }
+
+    /** Takes slot {@code j}'s cache back to the pool (a CAS to CACHED = 0), if it is LIVE and has one. */
+    private void takeBack(int j) {
+        long at = slotOffset(j);
+        for (long w; ((w = (long) WORD.getVolatile(memory, at)) & LIVE) != 0 && (w & CACHED_MASK) != 0; ) {
+            if (WORD.compareAndSet(memory, at, w, w & ~CACHED_MASK)) return;
+        }
     }
 
     /**
-     * Returns {@code n} permits: those this process holds, and the rest as a gift to every process.
+     * Returns {@code n} permits to the pool: those this process's threads hold, and the rest as a
+     * gift to every process.
      *
      * @throws Error "Maximum permit count exceeded" if the {@code n} would take the free permits past
      *               {@link #MAX_PERMITS}, nothing changed; if another process's gift raced a gift,
@@ -411,51 +522,66 @@ public final class SlotPermits {
     public void give(long n) {
         int s = ownSlot(n);
         long own = slotOffset(s);
-        long o = (long) WORD.getVolatile(memory, own + OWNED);
-        // The common case, a return of permits this process's threads hold while BASE is not above the
-        // maximum, in one attempt: the free permits (at most BASE) cannot pass the maximum, so no sum
-        // (a gift by another process between the CAS and the slot's update is giveChecked's race too).
-        // Kept apart from giveChecked because the JIT compiles this small path better (benchmarks/README, row 1i).
-        if (o >= n && (long) WORD.getVolatile(memory, BASE) <= MAX_PERMITS
-                && WORD.compareAndSet(memory, own + OWNED, o, o - n)) {
-            // Dekker pair "doorbell", releaser side: the slot written, then the WAITING bits read (the
-            // own bit as this very lock xadd found it).
-            ringWaiters(s, (long) WORD.getAndAdd(memory, own, -n));
-            return;
-        }
-        giveChecked(s, own, n);
-    }
-
-    /** {@link #give} in general: a gift, BASE above the maximum, or OWNED changed under the common case. */
-    private void giveChecked(int s, long own, long n) {
-        long o, k;
-        do {
-            o = (long) WORD.getVolatile(memory, own + OWNED);
-            k = Math.min(n, o);
-            // Refuse n that would take the free permits (BASE - the sum of every slot) past the maximum,
-            // before changing anything (the CAS below re-checks against a racing gift; only that race can
-            // leave the k held permits returned when it throws). Free is at most BASE, so a return alone
-            // can pass it only while BASE is above it (gifts made while permits were held): the sum is
-            // taken only for a gift or then.
+        long w, next, k;
+        for (;;) {
+            w = word(s);
+            if ((w & LIVE) == 0) throw new IllegalStateException("this process has left the permit segment");
+            k = Math.min(n, kept(w));
+            // Refuse n that would take the free permits (BASE - the sum of KEPT and INFLIGHT) past the
+            // maximum, before changing anything (addGift re-checks against a racing gift; only that race
+            // can leave the k held permits returned when it throws). Free is at most BASE, so a return
+            // alone can pass it only while BASE is above it (gifts made while permits were held): the
+            // sum is taken only for a gift or then.
             long b = (long) WORD.getVolatile(memory, BASE);
             if ((n > k || b > MAX_PERMITS) && b - heldByAll() + n > MAX_PERMITS) {
                 throw new Error("Maximum permit count exceeded");
             }
-        } while (k > 0 && !WORD.compareAndSet(memory, own + OWNED, o, o - k));
-        long ownWord = k > 0 ? (long) WORD.getAndAdd(memory, own, -k) : 0L;
+            next = w - k;
+            if ((w & (WAITING | HINT)) != 0) next &= ~CACHED_MASK;   // someone waits: the cache goes to the pool too
+            if (next == w || WORD.compareAndSet(memory, own, w, next)) break;
+        }
         // Dekker pair "doorbell", releaser side: the slot (or BASE) written, then the WAITING bits read
-        // (after a return alone, the own bit as the lock xadd above found it).
+        // (after a return alone, the own bit as the CAS above found it).
         if (n > k) {
             addGift(n - k, k);
             ringWaiters();
         } else {
-            ringWaiters(s, ownWord);
+            ringWaiters(s, next);
+        }
+        if ((w & HINT) != 0) settleHint(s);
+    }
+
+    /**
+     * Clears the own HINT once no other process waits (and BASE is within the maximum), so that the
+     * own releases may cache again; then looks at the WAITING bits again (Dekker pair "hint", owner
+     * side, with a waiter that sets its bit and then HINT here), and if one is set, sets HINT again and
+     * rings: a release between the two may have found HINT clear and cached.
+     */
+    private void settleHint(int s) {
+        if (othersWaiting() || (long) WORD.getVolatile(memory, BASE) > MAX_PERMITS) return;
+        long at = slotOffset(s);
+        for (long w; ((w = (long) WORD.getVolatile(memory, at)) & HINT) != 0; ) {
+            if (WORD.compareAndSet(memory, at, w, w & ~HINT)) break;
+        }
+        if (othersWaiting()) {
+            setHint(s);
+            takeBack(s);
+            ringWaiters();
+        }
+    }
+
+    /** Sets HINT in slot {@code j}'s word if it is LIVE. */
+    private void setHint(int j) {
+        long at = slotOffset(j);
+        for (long w; ((w = (long) WORD.getVolatile(memory, at)) & (LIVE | HINT)) == LIVE; ) {
+            if (WORD.compareAndSet(memory, at, w, w | HINT)) return;
         }
     }
 
     /**
      * Adds {@code gift} to BASE, the part of a give beyond what the process held; {@code returned}
-     * permits of the give were returned already.
+     * permits of the give were returned already. A BASE above the maximum sets HINT everywhere: no
+     * process caches then, since a cached release does not check the maximum.
      *
      * @throws Error "Maximum permit count exceeded" if another process's gift took the free permits
      *               so near the maximum that this one would pass it (the returned ones stay returned,
@@ -468,16 +594,24 @@ public final class SlotPermits {
                 if (returned > 0) ringWaiters();
                 throw new Error("Maximum permit count exceeded");
             }
-            if (WORD.compareAndSet(memory, BASE, b, b + gift)) return;
+            if (WORD.compareAndSet(memory, BASE, b, b + gift)) {
+                if (b + gift > MAX_PERMITS) {
+                    int high = highWater();
+                    for (int j = 0; j < high; j++) setHint(j);
+                }
+                return;
+            }
         }
     }
 
+    /** The sum of KEPT and INFLIGHT over the LIVE slots: held, or being taken (caches count as free). */
     private long heldByAll() {
         long sum = 0;
         int high = highWater();
         for (int j = 0; j < high; j++) {
+            long f = inflight(j);                        // INFLIGHT before the word: see the invariant
             long w = word(j);
-            if ((w & LIVE) != 0) sum += held(w);
+            if ((w & LIVE) != 0) sum += kept(w) + f;
         }
         return sum;
     }
@@ -536,13 +670,22 @@ public final class SlotPermits {
         if (before != 0 && (turn == 0 || Long.compareUnsigned(turn, before) > 0)) ringWaiters();
     }
 
-    /** Sets or clears the own WAITING bit; set it, then {@link #tryTake} once more, before sleeping. */
+    /**
+     * Sets or clears the own WAITING bit; setting it also sets HINT in every other LIVE slot. Set it,
+     * then {@link #tryTake} once more, before sleeping.
+     */
     public void waiting(boolean on) {
-        long own = ownOffset(1);
-        for (long w; ((w = word(slot)) & WAITING) != 0 != on; ) {
+        int s = ownSlot(1);
+        long own = slotOffset(s);
+        for (long w; ((w = word(s)) & WAITING) != 0 != on; ) {
             // Dekker pair "doorbell", waiter side: the bit written (lock cmpxchg), then the slots read by the retry.
-            if (WORD.compareAndSet(memory, own, w, w ^ WAITING)) return;
+            if (WORD.compareAndSet(memory, own, w, w ^ WAITING)) break;
         }
+        if (!on) return;
+        // Dekker pair "hint", waiter side: HINT written in every other LIVE word, then the retry reads
+        // them (a cached give expects HINT clear). Pair "joiner", waiter side: the bit, then LIVE read.
+        int high = highWater();
+        for (int j = 0; j < high; j++) if (j != s) setHint(j);
     }
 
     /**
@@ -616,14 +759,22 @@ public final class SlotPermits {
         long line = slotOffset(j);
         // for the report only; read before the lock test, so that a claimant (which writes them once it
         // holds the lock) cannot have changed them yet if the test finds the lock free
-        long held = (long) WORD.getVolatile(memory, line + OWNED), pid = (long) WORD.getVolatile(memory, line + PID),
-                pidNs = (long) WORD.getVolatile(memory, line + PID_NS);
+        long pid = (long) WORD.getVolatile(memory, line + PID), pidNs = (long) WORD.getVolatile(memory, line + PID_NS);
         if ((w & LIVE) == 0 || liveness.heldByAnother(j)) return false;
-        markDeath(j, w);
-        if (!WORD.compareAndSet(memory, slotOffset(j), w, w & GEN_MASK)) return false;   // a claimant or recoverer was first
-        ringWaiters();                                   // whatever it held: it may have owed a ring
-        doorbells.recovered(j, pid, pidNs, Math.max(held, 0));
-        return true;
+        long gen = w & GEN_MASK;
+        do {
+            markDeath(j, w);
+            // a dead word still changes while waiters set HINT and takers take its cache: retry for
+            // as long as it is the same generation's; a claimant (a new generation) or a recoverer
+            // that freed it first makes this one do nothing
+            if (WORD.compareAndSet(memory, line, w, gen)) {
+                ringWaiters();                           // whatever it held: it may have owed a ring
+                doorbells.recovered(j, pid, pidNs, kept(w));
+                return true;
+            }
+            w = word(j);
+        } while ((w & (LIVE | GEN_MASK)) == (LIVE | gen));
+        return false;
     }
 
     /** Recovers every slot whose owner has died. @return how many this call freed */
@@ -641,7 +792,7 @@ public final class SlotPermits {
             long g = (long) WORD.getVolatile(memory, GATHER);
             if (g == mine) return true;
             if (g != 0 && gatherHolderLive(g)) {
-                int j = (int) (g & HELD_MASK) - 1;
+                int j = (int) (g & KEPT_MASK) - 1;
                 if (!recover(j)) return false;           // its holder lives (or a recoverer was first, and rang)
             }
             if (WORD.compareAndSet(memory, GATHER, g, mine)) return true;
@@ -658,7 +809,7 @@ public final class SlotPermits {
     public boolean gatherRightAvailable() {
         long g = (long) WORD.getVolatile(memory, GATHER);
         if (g == 0 || g == ownGather() || !gatherHolderLive(g)) return true;
-        return !liveness.heldByAnother((int) (g & HELD_MASK) - 1);
+        return !liveness.heldByAnother((int) (g & KEPT_MASK) - 1);
     }
 
     private long ownGather() {
@@ -669,13 +820,13 @@ public final class SlotPermits {
 
     /** Whether GATHER value {@code g} names a slot that is still LIVE in the generation it names. */
     private boolean gatherHolderLive(long g) {
-        long j = (g & HELD_MASK) - 1;
+        long j = (g & KEPT_MASK) - 1;
         if (j < 0 || j >= slotCount) return false;
         long w = word((int) j);
         return (w & LIVE) != 0 && (w & GEN_MASK) == (g & GEN_MASK);
     }
 
-    /** The permits free now (a sum over the slots, not a snapshot). */
+    /** The permits free now, in the pool and in every cache (a sum over the slots, not a snapshot). */
     public long available() {
         long held = heldByAll();
         return (long) WORD.getVolatile(memory, BASE) - held;    // the slots, then BASE (which only grows)
@@ -684,7 +835,7 @@ public final class SlotPermits {
     /** The permits this process's threads hold (not counting takes in progress). */
     public long held() {
         int s = slot;
-        return s < 0 ? 0 : (long) WORD.getVolatile(memory, slotOffset(s) + OWNED);
+        return s < 0 ? 0 : kept(word(s));
     }
 
     /**
@@ -692,15 +843,13 @@ public final class SlotPermits {
      * called before the CAS that frees the slot (see "Death reports").
      */
     private void markDeath(int j, long w) {
-        long held = (long) WORD.getVolatile(memory, slotOffset(j) + OWNED);
-        if (held <= 0 || word(j) != w) return;           // nothing held, or the slot was freed or taken over meanwhile
-        mark(j, w & GEN_MASK, held);
+        if (kept(w) > 0) mark(j, w & GEN_MASK, kept(w));   // only its owner changes KEPT: the dead one's is final
     }
 
     /** Writes DIED for generation {@code gen} of slot {@code j}, unless it or a newer one is marked. */
     private void mark(int j, long gen, long held) {
         long line = slotOffset(j);
-        long mark = gen | Math.min(held, HELD_MASK);
+        long mark = gen | Math.min(held, KEPT_MASK);
         for (long d; ; ) {
             d = (long) WORD.getVolatile(memory, line + DIED);
             long age = ((gen - (d & GEN_MASK)) & GEN_MASK) >>> GEN_SHIFT;   // generations since the last mark
@@ -746,7 +895,7 @@ public final class SlotPermits {
             long line = slotOffset(j);
             long w = word(j);
             if ((w & LIVE) == 0) continue;
-            long held = (long) WORD.getVolatile(memory, line + OWNED);
+            long held = kept(w);
             long waiting = (long) WORD.getVolatile(memory, line + WAITERS);
             if (held <= 0 && waiting <= 0) continue;
             long since = held > 0 ? (long) WORD.getVolatile(memory, line + SINCE) : 0;
@@ -789,12 +938,13 @@ public final class SlotPermits {
     public void close() {
         if (slot < 0) return;
         long own = slotOffset(slot);
-        long stillHeld = (long) WORD.getVolatile(memory, own + OWNED);
-        if (stillHeld > 0) mark(slot, word(slot) & GEN_MASK, stillHeld);   // leaving holding is as dying holding
-        for (long w; !WORD.compareAndSet(memory, own, w = word(slot), w & GEN_MASK); ) {
-            Thread.onSpinWait();                         // only this process writes its LIVE word: a retry is rare
+        for (long w; ; ) {
+            w = word(slot);
+            if (kept(w) > 0) mark(slot, w & GEN_MASK, kept(w));   // leaving holding is as dying holding
+            // FREE: KEPT, CACHED and INFLIGHT stop counting at once; a cached take or give racing this
+            // fails its CAS from now on (it expects LIVE and the own generation)
+            if (WORD.compareAndSet(memory, own, w, w & GEN_MASK)) break;
         }
-        WORD.setVolatile(memory, own + OWNED, 0L);
         ringWaiters();
         liveness.unlock(slot);
         slot = -1;

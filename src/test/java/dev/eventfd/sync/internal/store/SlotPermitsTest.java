@@ -304,8 +304,9 @@ class SlotPermitsTest {
     void aTakeInFlightWhenItsProcessDiedIsNotReportedAsHeld() {
         Process a = first(4, 1), b = join();
         int slotOfA = a.permits.slot();
-        // a died between the add to its slot and the end of its take: the slot (at bytesFor(slot)) holds 1, OWNED 0
-        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(slotOfA), a.permits.slotWord(slotOfA) + 1);
+        // a died between the add to its INFLIGHT (the word after its slot word, at bytesFor(slot) + 8) and the
+        // move to KEPT: INFLIGHT holds 1, KEPT 0
+        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(slotOfA) + 8, 1L);
         a.die();
         assertEquals(0, b.permits.available());
         assertEquals(1, b.permits.recoverAll());
