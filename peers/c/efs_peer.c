@@ -243,6 +243,32 @@ static void leave(void) {
     own = -1;
 }
 
+/*
+ * Maps the sealed permit memfd (an open file description of our own, for the liveness lock), checks
+ * the layout, takes the doorbells (one per slot) and claims a slot. Closes memfd_sent.
+ */
+static void attach(int memfd_sent, const int *doorbells) {
+    int seals = fcntl(memfd_sent, F_GET_SEALS);
+    struct stat st;
+    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) || fstat(memfd_sent, &st) < 0
+            || st.st_size < SLOTS + (off_t) LINE * SLOTS_SENT) {
+        fprintf(stderr, "the first descriptor is not a sealed permit memfd\n");
+        exit(1);
+    }
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", memfd_sent);
+    memfd = open(self, O_RDWR | O_CLOEXEC);                 /* an open file description of our own */
+    if (memfd < 0) { perror(self); exit(1); }
+    close(memfd_sent);
+    mem = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (mem == MAP_FAILED) { perror("mmap"); exit(1); }
+    if (load(word_at(0)) != MAGIC_VERSION) { fprintf(stderr, "not a permit segment of layout version 3\n"); exit(1); }
+    slot_count = load(word_at(SLOT_COUNT));
+    if (slot_count != SLOTS_SENT) { fprintf(stderr, "%llu slots, expected %d\n", (unsigned long long) slot_count, SLOTS_SENT); exit(1); }
+    for (int i = 0; i < SLOTS_SENT; i++) bells[i] = doorbells[i];
+    claim();
+}
+
 /* Joins through the first participant socket of the name that answers. */
 static void join(const char *dir, const char *name) {
     char prefix[256];
@@ -279,26 +305,8 @@ static void join(const char *dir, const char *name) {
             for (int i = 0; i < nfds; i++) close(fds[i]);
             continue;
         }
-        int seals = fcntl(fds[0], F_GET_SEALS);
-        struct stat st;
-        if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) || fstat(fds[0], &st) < 0
-                || st.st_size < SLOTS + (off_t) LINE * SLOTS_SENT) {
-            fprintf(stderr, "the first descriptor is not a sealed permit memfd\n");
-            exit(1);
-        }
-        char self[64];
-        snprintf(self, sizeof self, "/proc/self/fd/%d", fds[0]);
-        memfd = open(self, O_RDWR | O_CLOEXEC);             /* an open file description of our own */
-        if (memfd < 0) { perror(self); exit(1); }
-        close(fds[0]);
-        mem = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-        if (mem == MAP_FAILED) { perror("mmap"); exit(1); }
-        if (load(word_at(0)) != MAGIC_VERSION) { fprintf(stderr, "not a permit segment of layout version 3\n"); exit(1); }
-        slot_count = load(word_at(SLOT_COUNT));
-        if (slot_count != SLOTS_SENT) { fprintf(stderr, "%llu slots, expected %d\n", (unsigned long long) slot_count, SLOTS_SENT); exit(1); }
-        for (int i = 0; i < SLOTS_SENT; i++) bells[i] = fds[i + 1];
         closedir(d);
-        claim();
+        attach(fds[0], fds + 1);
         return;
     }
     closedir(d);
