@@ -27,9 +27,9 @@
  * and release to the pool, with a ring; it leaves its own HINT as it finds it (it caches nothing).
  * Beside the permit words it keeps the words that say who holds what: SINCE, WAITERS, PID and
  * PID_NS of its own slot, and DIED (the generation and KEPT of a dead owner that held permits)
- * when it recovers such a slot. It publishes no TURN (it is not fair: it takes its chance), and
- * zeroes the one a dead owner left when it claims that owner's slot, so that fair processes do not
- * wait for a turn nobody has.
+ * when it recovers such a slot, or leaves holding permits itself. It publishes no TURN (it is not
+ * fair: it takes its chance), and zeroes the one a dead owner left when it claims that owner's
+ * slot, so that fair processes do not wait for a turn nobody has.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -319,6 +319,7 @@ static int release(int64_t n) {
 static void leave(void) {
     for (;;) {
         uint64_t w = load(slot_word(own));
+        mark_death(own, w);                                 /* leaving holding permits is as dying holding them */
         if (cas(slot_word(own), w, w & GEN_MASK)) break;    /* others may set HINT or take CACHED meanwhile */
     }
     store(line_word(own, INFLIGHT), 0);
