@@ -15,6 +15,7 @@ import ctypes
 import sys
 
 MAX_PERMITS = 2**31 - 1
+TOO_MANY = "a process holds at most 17179869183 permits"  # what one slot keeps (layout version 4)
 
 
 def main(argv):
@@ -26,6 +27,7 @@ def main(argv):
     lib.efs_join.restype = ctypes.c_int
     for f in (lib.efs_acquire, lib.efs_try, lib.efs_release):
         f.argtypes = [ctypes.c_int64]
+    lib.efs_acquire.restype = ctypes.c_int
     lib.efs_try.restype = ctypes.c_int
     lib.efs_release.restype = ctypes.c_int
     lib.efs_available.restype = ctypes.c_int64
@@ -45,10 +47,10 @@ def main(argv):
             print(f"ERR {cmd} permits {n} not in [1, {MAX_PERMITS}]", flush=True)
             continue
         if cmd == "acquire":
-            lib.efs_acquire(n)
-            print("OK acquire")
+            print("OK acquire" if lib.efs_acquire(n) == 0 else f"ERR acquire {TOO_MANY}")
         elif cmd == "try":
-            print("OK try " + ("true" if lib.efs_try(n) else "false"))
+            took = lib.efs_try(n)
+            print(f"ERR try {TOO_MANY}" if took < 0 else "OK try " + ("true" if took else "false"))
         elif cmd == "release":
             print("OK release" if lib.efs_release(n) == 0 else "ERR release Maximum permit count exceeded")
         elif cmd == "available":
