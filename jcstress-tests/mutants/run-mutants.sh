@@ -35,6 +35,8 @@ table=(
   "slot-gift-first|SlotPermitsAsProcesses.(GiveVersusTake|TakeTwoDuringGive)|"
   "slot-recover-blind|SlotPermitsAsProcesses.RecoveryVersusClaim|"
   "slot-turn-ignored|SlotPermitsAsProcesses.TurnsInTicketOrder|"
+  "slot-cache-ignores-hint|SlotPermitsAsProcesses.CachedGiveVersusWaiter|"
+  "slot-take-back-blind|SlotPermitsAsProcesses.CachedTakeVersusTakeBack|"
   "latch-close-no-wake|LatchTermination.AwaitWokenByClose|"
   "latch-await-ignores-interrupt|LatchTermination.AwaitWokenByInterrupt|"
   "latch-countdown-no-gate|LatchTermination.AwaitWokenByCountDown|LatchMessagePassing.TimedAwait|-strideSize 8 -strideCount 1"

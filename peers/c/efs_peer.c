@@ -194,7 +194,7 @@ static void claim(void) {
         for (;;) {
             uint64_t w = load(slot_word(j));
             if (w & LIVE) mark_death(j, w);                 /* of the word the CAS below takes over */
-            store(line_word(j, INFLIGHT), 0);
+            uint64_t stale = __atomic_exchange_n(line_word(j, INFLIGHT), 0, __ATOMIC_SEQ_CST);
             store(line_word(j, WAITERS), 0);
             store(line_word(j, PID), (uint64_t) getpid());
             store(line_word(j, PID_NS), pid_namespace());
@@ -203,7 +203,9 @@ static void claim(void) {
             if (cas(slot_word(j), w, LIVE | gen)) {
                 own = j;
                 if (another_waits()) set_hint(j);           /* pair "joiner": LIVE, then the WAITING bits */
-                if (w & LIVE) ring_waiters();               /* recovered a dead owner's slot */
+                /* recovered a dead owner's slot; or reset a dead owner's INFLIGHT, which a sum that read it
+                   before the reset and this LIVE word after counted once more (its back-off rang nobody) */
+                if ((w & LIVE) || stale != 0) ring_waiters();
                 return;
             }
         }
@@ -246,6 +248,7 @@ static int try_take(int64_t n) {
                 if (cas(mine, w, w + (uint64_t) n)) {
                     if (kept(w) == 0) store(line_word(own, SINCE), now_millis());
                     add(line_word(own, INFLIGHT), -n);      /* after the move to KEPT: counted twice, never zero times */
+                    if (available() > 0) ring_waiters();    /* a contender that backed off meanwhile rang nobody */
                     return 1;
                 }
             }

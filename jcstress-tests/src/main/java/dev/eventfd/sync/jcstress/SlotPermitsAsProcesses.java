@@ -102,6 +102,66 @@ public class SlotPermitsAsProcesses {
     }
 
     /**
+     * A process returns the permit it holds while another process begins to wait for it (sets its
+     * WAITING bit, and so HINT in the holder's slot, then tries once more): the permit may go to the
+     * holder's cache only if the waiter's look sees it there; otherwise the waiter is rung. Results:
+     * the waiter's take, whether its doorbell rang, then the permits free.
+     */
+    @JCStressTest
+    @Outcome(id = {"true, false, 0", "true, true, 0"}, expect = ACCEPTABLE, desc = "the waiter's look took it")
+    @Outcome(id = "false, true, 1", expect = ACCEPTABLE, desc = "the look ran first; the release rang the waiter")
+    @Outcome(id = "false, false, 1", expect = FORBIDDEN, desc = "lost wake-up: the permit sits free and the waiter sleeps unrung")
+    @Outcome(expect = FORBIDDEN, desc = "a permit was created or lost")
+    @State
+    public static class CachedGiveVersusWaiter {
+        final MemorySegment memory = segment(2);
+        final Locks locks = new Locks(2);
+        final java.util.concurrent.atomic.AtomicIntegerArray rings = new java.util.concurrent.atomic.AtomicIntegerArray(2);
+        final SlotPermits.Doorbells bells = rings::incrementAndGet;
+        final SlotPermits a = SlotPermits.create(memory, 2, 1, bells, locks.forProcess("a"));
+        final SlotPermits b = SlotPermits.attach(memory, bells, locks.forProcess("b"));
+        {
+            if (!a.tryTake(1)) throw new AssertionError("set-up");
+            rings.set(b.slot(), 0);
+        }
+
+        @Actor public void holder() { if (!a.tryGiveCached(1)) a.give(1); }
+
+        @Actor
+        public void waiter(ZZJ_Result r) {
+            b.waiting(true);
+            r.r1 = b.tryTake(1);
+        }
+
+        @Arbiter
+        public void arbiter(ZZJ_Result r) {
+            r.r2 = rings.get(b.slot()) > 0;
+            r.r3 = a.available();
+        }
+    }
+
+    /**
+     * The only permit sits in one process's cache; that process takes it from its cache while
+     * another takes from the pool, which takes caches back when it is short. Results: the cached
+     * take, the pool take, then the permits free.
+     */
+    @JCStressTest
+    @Outcome(id = {"true, false, 0", "false, true, 0"}, expect = ACCEPTABLE, desc = "exactly one took it")
+    @Outcome(id = "false, false, 1", expect = FORBIDDEN, desc = "both failed with the permit free")
+    @Outcome(expect = FORBIDDEN, desc = "both took the only permit, or a permit was created or lost")
+    @State
+    public static class CachedTakeVersusTakeBack extends TwoProcesses {
+        public CachedTakeVersusTakeBack() {
+            super(true);
+            if (!a.tryGiveCached(1)) throw new AssertionError("set-up");
+        }
+
+        @Actor public void owner(ZZJ_Result r) { r.r1 = a.tryTakeCached(1); }
+        @Actor public void other(ZZJ_Result r) { r.r2 = b.tryTake(1); }
+        @Arbiter public void arbiter(ZZJ_Result r) { r.r3 = a.available(); }
+    }
+
+    /**
      * A process died holding both permits. A survivor recovers its slot while a newcomer claims it
      * (the only slot left, so it takes the dead one over) and takes one permit. Results: whether the
      * survivor's recovery freed it, whether the newcomer's take succeeded, then the permits free:
