@@ -74,6 +74,128 @@ class SlotPermitsTest {
         arena.close();
     }
 
+    // ------------------------------------------------------------------ caches (layout version 4)
+
+    @Test
+    void aReleaseOfHeldPermitsGoesToTheOwnCacheAndTheNextTakeComesFromIt() {
+        Process a = first(4, 3), b = join();
+        assertFalse(a.permits.tryTakeCached(1), "nothing cached yet");
+        assertFalse(a.permits.tryGiveCached(1), "nothing held: a cached give returns only what is held");
+        assertTrue(a.permits.tryTake(2));
+        assertTrue(a.permits.tryGiveCached(2));
+        long w = a.permits.slotWord(a.permits.slot());
+        assertEquals(0, SlotPermits.kept(w));
+        assertEquals(2, SlotPermits.cached(w));
+        assertEquals(0, a.permits.held(), "cached permits are held by no thread");
+        assertEquals(3, b.permits.available(), "cached permits count as free, for every process");
+        assertEquals(List.of(), b.permits.holders(), "and a cache is no holding");
+        assertTrue(a.permits.tryTakeCached(2));
+        assertEquals(2, a.permits.held());
+        assertFalse(a.permits.tryTakeCached(1), "the cache is empty again");
+        assertEquals(1, b.permits.available());
+        assertEquals(0, rings[a.permits.slot()].get() + rings[b.permits.slot()].get(), "no ring: nobody waits");
+    }
+
+    @Test
+    void aTakeFromThePoolTakesOtherProcessesCachesBackWhenThePoolIsShort() {
+        Process a = first(4, 3), b = join();
+        assertTrue(a.permits.tryTake(3));
+        assertTrue(a.permits.tryGiveCached(3));
+        assertTrue(b.permits.tryTake(2), "the pool was empty, a's cache was not");
+        assertEquals(0, SlotPermits.cached(a.permits.slotWord(a.permits.slot())), "a's whole cache went back to the pool");
+        assertEquals(2, b.permits.held());
+        assertEquals(1, a.permits.available());
+        assertFalse(a.permits.tryTakeCached(1));
+        assertTrue(a.permits.tryTake(1), "the third permit is in the pool");
+        assertFalse(b.permits.tryTake(1));
+        assertEquals(0, a.permits.available());
+    }
+
+    @Test
+    void aWaiterStopsOtherProcessesCachingAndIsRungByTheirNextRelease() {
+        Process a = first(4, 1), b = join();
+        assertTrue(a.permits.tryTake(1));
+        b.permits.waiting(true);
+        assertFalse(b.permits.tryTake(1));
+        assertNotEquals(0, a.permits.slotWord(a.permits.slot()) & SlotPermits.HINT, "the waiter set HINT in the holder's slot");
+        assertFalse(a.permits.tryGiveCached(1), "no cache while another process waits");
+        assertFalse(a.permits.tryTakeCached(1));
+        int before = rings[b.permits.slot()].get();
+        a.permits.give(1);
+        assertTrue(rings[b.permits.slot()].get() > before, "the release to the pool rang the waiter");
+        assertNotEquals(0, a.permits.slotWord(a.permits.slot()) & SlotPermits.HINT, "HINT stays while b waits");
+        assertTrue(b.permits.tryTake(1));
+        b.permits.waiting(false);
+        b.permits.give(1);                               // b's own release: nobody waits now
+        assertTrue(a.permits.tryTake(1));
+        a.permits.give(1);                               // the release that finds nobody waiting clears HINT
+        assertEquals(0, a.permits.slotWord(a.permits.slot()) & SlotPermits.HINT);
+        assertTrue(a.permits.tryTake(1));
+        assertTrue(a.permits.tryGiveCached(1), "caching again");
+    }
+
+    @Test
+    void aProcessThatJoinsWhileAnotherWaitsSetsItsOwnHint() {
+        Process a = first(4, 0);
+        a.permits.waiting(true);
+        Process b = join();
+        assertNotEquals(0, b.permits.slotWord(b.permits.slot()) & SlotPermits.HINT);
+        a.permits.waiting(false);
+        Process c = join();
+        assertEquals(0, c.permits.slotWord(c.permits.slot()) & SlotPermits.HINT, "nobody waits: no HINT");
+    }
+
+    @Test
+    void aDeadProcessGivesBackWhatItHeldCachedAndHadInFlightAndIsReportedForWhatItHeld() {
+        Process a = first(4, 6), b = join();
+        int slotOfA = a.permits.slot();
+        assertTrue(a.permits.tryTake(3));
+        assertTrue(a.permits.tryGiveCached(1));          // kept 2, cached 1
+        // and a take of 1 in flight: its INFLIGHT (the word after its slot word) holds 1
+        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(slotOfA) + 8, 1L);
+        a.die();
+        assertEquals(3, b.permits.available(), "before recovery: the dead holding and the take in flight still count");
+        assertEquals(1, b.permits.recoverAll());
+        assertEquals(6, b.permits.available());
+        assertTrue(b.permits.tryTake(6));
+        assertTrue(b.permits.takeDeathReport());
+        assertEquals(0, SlotPermits.held(b.permits.slotWord(slotOfA)));
+    }
+
+    @Test
+    void cachedTakesAndGivesFailOnceTheProcessHasLeftEvenIfItsSlotIsTakenOver() {
+        Process a = first(2, 2), b = join();
+        SlotPermits left = a.permits;
+        assertTrue(left.tryTake(1));
+        assertTrue(left.tryGiveCached(1));
+        long before = left.slotWord(0);
+        left.close();
+        assertEquals(2, b.permits.available(), "close returned the cache");
+        assertFalse(left.tryTakeCached(1));
+        assertFalse(left.tryGiveCached(1));
+        Process c = join();                              // takes the free slot over, a new generation
+        assertEquals(0, c.permits.slot());
+        assertNotEquals(before & SlotPermits.GEN_MASK, c.permits.slotWord(0) & SlotPermits.GEN_MASK);
+        assertTrue(c.permits.tryTake(1));
+        assertTrue(c.permits.tryGiveCached(1));
+        assertFalse(left.tryTakeCached(1), "the slot's cache is its new owner's");
+        assertEquals(2, b.permits.available());
+    }
+
+    @Test
+    void aTakeThatWouldPassTheMostAProcessHoldsFailsClearlyAndKeepsNothing() {
+        Process a = first(2, 2), b = join();
+        int s = a.permits.slot();
+        // a's threads hold the most a slot can keep (as if gifts had let BASE grow that far)
+        long w = a.permits.slotWord(s);
+        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(s), w | SlotPermits.MAX_KEPT);
+        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, 64L, SlotPermits.MAX_KEPT + 2);   // BASE
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> a.permits.tryTake(1));
+        assertTrue(e.getMessage().contains("more than " + SlotPermits.MAX_KEPT), e.getMessage());
+        assertEquals(2, b.permits.available(), "nothing kept, nothing left in flight");
+        assertTrue(b.permits.tryTake(2));
+    }
+
     @Test
     void takesAreAllOrNoneAndNeverExceedThePermits() {
         Process a = first(4, 3), b = join();
