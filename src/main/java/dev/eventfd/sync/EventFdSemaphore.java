@@ -723,7 +723,10 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     @Override
     public void release(int permits) {
         checkPermits(permits);
-        if (givenToCache(permits)) return;
+        if (!givenToCache(permits)) releaseOther(permits);   // the common case apart, small enough to inline
+    }
+
+    private void releaseOther(int permits) {
         enter();
         try {
             if (permits == 0) return;
@@ -1140,8 +1143,12 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
     }
 
     /** The acquire methods: the fast path, then the wait. */
+    /** The cached take, else the general acquire: kept small, so that the JIT inlines the common case. */
     private boolean acquire0(int permits, Mode mode, long nanos) throws InterruptedException {
-        if (takenFromCache(permits, true)) return true;
+        return takenFromCache(permits, true) || acquireOther(permits, mode, nanos);
+    }
+
+    private boolean acquireOther(int permits, Mode mode, long nanos) throws InterruptedException {
         long deadline = mode == Mode.TIMED ? System.nanoTime() + nanos : 0L;   // a clock read only when timed
         enter();
         boolean wait = false;

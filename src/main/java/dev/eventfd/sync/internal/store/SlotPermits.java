@@ -239,8 +239,17 @@ public final class SlotPermits {
     private final Doorbells doorbells;
     private final Liveness liveness;
     private volatile int slot = -1;     // the own slot once claimed; -1 again after close()
-    /** LIVE | the own generation: written before {@link #slot} publishes the claim, never changed after. */
-    private long ownLive;
+    /**
+     * LIVE | the own generation, and the own word's offset: written before {@link #slot} publishes the
+     * claim, never changed after (a cached step after {@link #close} fails on the FREE word instead).
+     */
+    private long ownLive, ownAt = -1;
+    /**
+     * The own word as this process's last cached step left it: the expected value of the next one's
+     * CAS, so that the common case is one access of the shared word, not two. A guess (plain, racy):
+     * a wrong one costs a failed CAS, which returns the word as it is.
+     */
+    private long guess;
     /** The SINCE value this process wrote last (racy by design: a stale value only costs a write). */
     private long lastStamp;
 
@@ -353,6 +362,8 @@ public final class SlotPermits {
                 long gen = ((w & GEN_MASK) + (1L << GEN_SHIFT)) & GEN_MASK;
                 if (WORD.compareAndSet(memory, line, w, LIVE | gen)) {
                     ownLive = LIVE | gen;
+                    ownAt = line;
+                    guess = LIVE | gen;
                     slot = j;
                     // Dekker pair "joiner", claimant side: the word made LIVE, then the WAITING bits read
                     // (a waiter sets its bit, then HINT in every LIVE word). Also: no cache while BASE
@@ -387,18 +398,25 @@ public final class SlotPermits {
      * @return whether they were taken; if not, nothing changed, and {@link #tryTake} is the general way
      */
     public boolean tryTakeCached(long n) {
-        int s = slot;
-        if (s < 0 || n < 1 || n > MAX_CACHED) return false;
-        long own = slotOffset(s), gate = ownLive, c = n << CACHED_SHIFT;
-        for (long w; ((w = (long) WORD.getVolatile(memory, own)) & CACHE_GATE) == gate
-                && (w & CACHED_MASK) >= c && (w & KEPT_MASK) <= MAX_KEPT - n; ) {
+        long own = ownAt, gate = ownLive, c = n << CACHED_SHIFT;
+        if (own < 0 || n < 1 || n > MAX_CACHED) return false;
+        long w = guess;
+        if (!mayTakeCached(w, gate, c, n)) w = (long) WORD.getVolatile(memory, own);
+        while (mayTakeCached(w, gate, c, n)) {
             // The holding (KEPT + CACHED) stays as it was: nobody else needs to look.
-            if (WORD.compareAndSet(memory, own, w, w - c + n)) {
+            long next = w - c + n, found = (long) WORD.compareAndExchange(memory, own, w, next);
+            if (found == w) {
+                guess = next;
                 if ((w & KEPT_MASK) == 0) stamp(own);
                 return true;
             }
+            w = found;
         }
         return false;
+    }
+
+    private static boolean mayTakeCached(long w, long gate, long c, long n) {
+        return (w & CACHE_GATE) == gate && (w & CACHED_MASK) >= c && (w & KEPT_MASK) <= MAX_KEPT - n;
     }
 
     /**
@@ -408,17 +426,26 @@ public final class SlotPermits {
      * @return whether they were returned; if not, nothing changed, and {@link #give} is the general way
      */
     public boolean tryGiveCached(long n) {
-        int s = slot;
-        if (s < 0 || n < 1 || n > MAX_CACHED) return false;
-        long own = slotOffset(s), gate = ownLive, c = n << CACHED_SHIFT;
-        for (long w; ((w = (long) WORD.getVolatile(memory, own)) & CACHE_GATE) == gate
-                && (w & KEPT_MASK) >= n && (w & CACHED_MASK) <= CACHED_MASK - c; ) {
+        long own = ownAt, gate = ownLive, c = n << CACHED_SHIFT;
+        if (own < 0 || n < 1 || n > MAX_CACHED) return false;
+        long w = guess;
+        if (!mayGiveCached(w, gate, c, n)) w = (long) WORD.getVolatile(memory, own);
+        while (mayGiveCached(w, gate, c, n)) {
             // Dekker pair "hint", owner side: a CAS from a word with HINT clear. A waiter sets HINT here
             // and then looks at this slot, so either it sees these permits cached (and takes them back
             // to the pool), or this CAS fails and the release goes to the pool, with a ring.
-            if (WORD.compareAndSet(memory, own, w, w - n + c)) return true;
+            long next = w - n + c, found = (long) WORD.compareAndExchange(memory, own, w, next);
+            if (found == w) {
+                guess = next;
+                return true;
+            }
+            w = found;
         }
         return false;
+    }
+
+    private static boolean mayGiveCached(long w, long gate, long c, long n) {
+        return (w & CACHE_GATE) == gate && (w & KEPT_MASK) >= n && (w & CACHED_MASK) <= CACHED_MASK - c;
     }
 
     /** Writes SINCE for a rise of KEPT from 0, unless this process wrote that very stamp last. */
