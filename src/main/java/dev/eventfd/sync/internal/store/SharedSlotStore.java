@@ -21,7 +21,7 @@ import java.util.function.Consumer;
 /**
  * The permits of a named semaphore as {@link SlotPermits} in a sealed memfd that every participant
  * maps: crash-exact (a process's death returns exactly what it held), and an uncontended take or
- * give is a few atomic instructions on shared memory, with no system call.
+ * give is one CAS of the process's own slot word (its cache), with no system call.
  *
  * <h2>Implementation overview</h2>
  * The creator makes the memfd and one doorbell per slot ({@value #SLOTS} non-semaphore eventfds);
