@@ -153,7 +153,8 @@ import java.lang.invoke.VarHandle;
  * semaphore releases through the store (not to its own waiters) while another process waits; the
  * release rings every waiting process, the releaser's own included, and their waiters' takes race
  * on equal terms. (Without it, one JVM whose threads handed permits to each other got 99.6% of
- * the grants of four.) A back-off for a waiting process is a back-off like any other: it rings if a
+ * the grants of four.) Caches keep this: a waiting process sets HINT in every other slot, which
+ * stops their cached takes and gives, and its own look takes their caches back to the pool. A back-off for a waiting process is a back-off like any other: it rings if a
  * permit is free.
  *
  * <p><b>FIFO between fair processes: turns.</b> A fair semaphore's waiter takes a ticket
@@ -398,25 +399,7 @@ public final class SlotPermits {
      * @return whether they were taken; if not, nothing changed, and {@link #tryTake} is the general way
      */
     public boolean tryTakeCached(long n) {
-        long own = ownAt, gate = ownLive, c = n << CACHED_SHIFT;
-        if (own < 0 || n < 1 || n > MAX_CACHED) return false;
-        long w = guess;
-        if (!mayTakeCached(w, gate, c, n)) w = (long) WORD.getVolatile(memory, own);
-        while (mayTakeCached(w, gate, c, n)) {
-            // The holding (KEPT + CACHED) stays as it was: nobody else needs to look.
-            long next = w - c + n, found = (long) WORD.compareAndExchange(memory, own, w, next);
-            if (found == w) {
-                guess = next;
-                if ((w & KEPT_MASK) == 0) stamp(own);
-                return true;
-            }
-            w = found;
-        }
-        return false;
-    }
-
-    private static boolean mayTakeCached(long w, long gate, long c, long n) {
-        return (w & CACHE_GATE) == gate && (w & CACHED_MASK) >= c && (w & KEPT_MASK) <= MAX_KEPT - n;
+        return cachedStep(n, true);
     }
 
     /**
@@ -426,17 +409,28 @@ public final class SlotPermits {
      * @return whether they were returned; if not, nothing changed, and {@link #give} is the general way
      */
     public boolean tryGiveCached(long n) {
+        return cachedStep(n, false);
+    }
+
+    /**
+     * A cached take ({@code take}: CACHED to KEPT) or give (KEPT to CACHED) of {@code n}: one CAS of
+     * the own word, from the guess if it fits, else from the word as read. The caller's constant
+     * {@code take} lets the JIT fold each call into its own small loop.
+     */
+    private boolean cachedStep(long n, boolean take) {
         long own = ownAt, gate = ownLive, c = n << CACHED_SHIFT;
         if (own < 0 || n < 1 || n > MAX_CACHED) return false;
         long w = guess;
-        if (!mayGiveCached(w, gate, c, n)) w = (long) WORD.getVolatile(memory, own);
-        while (mayGiveCached(w, gate, c, n)) {
-            // Dekker pair "hint", owner side: a CAS from a word with HINT clear. A waiter sets HINT here
-            // and then looks at this slot, so either it sees these permits cached (and takes them back
-            // to the pool), or this CAS fails and the release goes to the pool, with a ring.
-            long next = w - n + c, found = (long) WORD.compareAndExchange(memory, own, w, next);
+        if (!fits(w, gate, c, n, take)) w = (long) WORD.getVolatile(memory, own);
+        while (fits(w, gate, c, n, take)) {
+            // A take: the holding (KEPT + CACHED) stays as it was, so nobody else needs to look.
+            // A give: Dekker pair "hint", owner side: a CAS from a word with HINT clear. A waiter sets
+            // HINT here and then looks at this slot, so either it sees these permits cached (and takes
+            // them back to the pool), or this CAS fails and the release goes to the pool, with a ring.
+            long next = take ? w - c + n : w - n + c, found = (long) WORD.compareAndExchange(memory, own, w, next);
             if (found == w) {
                 guess = next;
+                if (take && (w & KEPT_MASK) == 0) stamp(own);
                 return true;
             }
             w = found;
@@ -444,8 +438,11 @@ public final class SlotPermits {
         return false;
     }
 
-    private static boolean mayGiveCached(long w, long gate, long c, long n) {
-        return (w & CACHE_GATE) == gate && (w & KEPT_MASK) >= n && (w & CACHED_MASK) <= CACHED_MASK - c;
+    /** Whether own word {@code w} allows the cached step: LIVE, own generation, nobody waiting, and room. */
+    private static boolean fits(long w, long gate, long c, long n, boolean take) {
+        if ((w & CACHE_GATE) != gate) return false;
+        return take ? (w & CACHED_MASK) >= c && (w & KEPT_MASK) <= MAX_KEPT - n
+                    : (w & KEPT_MASK) >= n && (w & CACHED_MASK) <= CACHED_MASK - c;
     }
 
     /** Writes SINCE for a rise of KEPT from 0, unless this process wrote that very stamp last. */
