@@ -32,8 +32,8 @@ import java.util.concurrent.TimeUnit;
  * <li>{@code juc}: {@link java.util.concurrent.Semaphore} (a CAS each way);
  * <li>{@code eventfd}: {@link EventFdSemaphore} (the library);
  * <li>{@code named}: a named {@link EventFdSemaphore} on the shared-memory store (its permits in a
- *     memfd shared with every participant: an atomic add on the own slot and a read of the others,
- *     no system call);
+ *     memfd shared with every participant: one CAS of the own slot word each way, from and to the
+ *     process's cache, no system call);
  * <li>{@code rawEventfd}: an 8-byte {@code read} + {@code write} on an
  *     {@code EFD_SEMAPHORE|EFD_NONBLOCK} eventfd through the benchmark's own FFM binding with errno
  *     capture and preallocated memory: the floor for a design that keeps permits in the kernel;
