@@ -423,6 +423,37 @@ class SlotPermitsTest {
     }
 
     @Test
+    void aTakeFromThePoolRingsTheWaitersIfAPermitIsFreeOnceItHolds() {
+        // Between its move to KEPT and its take off INFLIGHT its permit counts twice: a contender that
+        // backed off then found none free and rang nobody, so the take looks once it holds.
+        Process a = first(4, 2), b = join();
+        b.permits.waiting(true);
+        int before = rings[b.permits.slot()].get();
+        assertTrue(a.permits.tryTake(1));
+        assertEquals(before + 1, rings[b.permits.slot()].get(), "one permit is free: the waiter is rung");
+        assertTrue(a.permits.tryTake(1));
+        assertEquals(before + 1, rings[b.permits.slot()].get(), "none is free: nobody is rung");
+    }
+
+    @Test
+    void aClaimThatResetsTheInflightADeadOwnerLeftRingsTheWaiters() {
+        // A recovery frees a dead owner's word and leaves its INFLIGHT; a sum that read that INFLIGHT
+        // before a claimant's reset and the LIVE word after counted it once more (its back-off may
+        // have rung nobody), so the claimant rings.
+        Process a = first(2, 1), b = join();
+        int slotOfA = a.permits.slot();
+        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(slotOfA) + 8, 1L);
+        a.die();
+        assertEquals(1, b.permits.recoverAll());
+        b.permits.waiting(true);
+        int before = rings[b.permits.slot()].get();
+        Process c = join();
+        assertEquals(slotOfA, c.permits.slot(), "the only slot left");
+        assertEquals(before + 1, rings[b.permits.slot()].get(), "the claimant rang the waiter");
+        assertEquals(1, c.permits.available(), "the take in flight ended with its process");
+    }
+
+    @Test
     void aTakeInFlightWhenItsProcessDiedIsNotReportedAsHeld() {
         Process a = first(4, 1), b = join();
         int slotOfA = a.permits.slot();

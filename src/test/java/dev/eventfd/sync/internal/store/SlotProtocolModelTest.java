@@ -18,44 +18,80 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * An explicit-state model checker for the slot protocol of {@link SlotPermits} (its implementation
- * overview states the protocol and its invariant): every interleaving of a few simulated processes
- * doing acquire(n), release(n) (also beyond what they hold), waiting, dying at any step, recovering
- * dead slots and claiming a recovered slot again, explored breadth-first with a visited set.
+ * An explicit-state model checker for the slot protocol of {@link SlotPermits}, layout version 4 (its
+ * implementation overview states the protocol and its invariant): every interleaving of a few
+ * simulated processes doing acquire(n), release(n) (also beyond what they hold), waiting, dying at any
+ * step, recovering dead slots and claiming a recovered slot again, explored breadth-first with a
+ * visited set.
  *
- * <p><b>The model.</b> Shared memory is what the segment holds: the base word, and per slot the
- * state, waiting bit, generation and held count of its one word, the slot's liveness lock (the OFD
- * lock byte: free, or held by its process until it dies) and its doorbell (an eventfd counter, as a
- * flag: rings coalesce and a read clears it). Each step is one atomic access of the real code (a
- * {@code getAndAdd}, a CAS, a volatile read) or one lock or doorbell operation; memory is sequentially
- * consistent, as Java's volatile and atomic accesses are. A process may die between any two of its
- * steps (its lock is then free and its slot word stays as it was). A recoverer stands for any
- * surviving process: at any time it may read a LIVE slot's word, test its lock, and CAS the word to
- * FREE. A replacement process claims slot 0 once its first owner has died.
+ * <p><b>The model.</b> Shared memory is what the segment holds: the base word, and per slot its word
+ * (LIVE, WAITING, HINT, generation, KEPT, CACHED), its INFLIGHT word, its liveness lock (the OFD lock
+ * byte: free, or held by its process until it dies) and its doorbell (an eventfd counter, as a flag:
+ * rings coalesce and a read clears it). Each step is one atomic access of the real code (a
+ * {@code getAndAdd}, a CAS, a volatile read; each read of a slot word or of an INFLIGHT word is a
+ * step of its own) or one lock or doorbell operation; memory is sequentially consistent, as Java's
+ * volatile and atomic accesses are. A CAS that the real code retries until it succeeds or its
+ * condition no longer holds is one step, taken on the word as it is. Two reads are folded into the
+ * step after them because no other process can change what they read: the own word's failed test
+ * for a cached take or give (only the owner can make one possible again) and a pool take's look at
+ * its own cache when it is empty (only the owner fills it); a process's sums likewise count its own
+ * slot from what it knows (only it, a claimant of its dead slot and a recoverer write its KEPT and
+ * INFLIGHT). A process may die between any two of its steps (its lock is then free and its slot
+ * words stay as they were). A recoverer stands for any surviving process: at any time it may read a
+ * LIVE slot's word, test its lock, and CAS the word to FREE (KEPT and CACHED go with it; INFLIGHT
+ * stays behind in its own word, counted by nobody while the word is FREE, until a claimant zeroes
+ * it). A replacement process claims slot 0 once its first owner has died.
+ *
+ * <p><b>The operations</b>, as the semaphore calls the store: an acquire tries the cached take (one
+ * CAS of the own word, from a LIVE word of its generation with WAITING and HINT clear and CACHED at
+ * least n), and otherwise the pool take: return the own cache to the pool, add n to the own
+ * INFLIGHT, read every other slot (INFLIGHT, then the word) and BASE; if the pool is not overdrawn,
+ * move n to KEPT and then off INFLIGHT, look whether a permit is free (every slot's INFLIGHT and
+ * word, then BASE) and ring the waiters if one is (between the two moves the n counted twice, so a
+ * contender may have backed off then and rung nobody), and settle HINT as a give does if the move
+ * found it set; else take every cache it saw back to the pool and read again (twice at most), and
+ * failing that back off, look in the same way and ring the waiters if a permit is free (its own
+ * doorbell too if it waits). Then it
+ * waits: sets its WAITING bit, sets HINT in every other LIVE slot, tries once more, and sleeps on its
+ * doorbell; once it holds it clears its WAITING bit. A release tries the cached give (one CAS, from
+ * such a word with KEPT at least n and room in the cache), and otherwise gives to the pool: one CAS
+ * takes {@code k = min(n, KEPT)} off KEPT and the whole cache with it if WAITING or HINT is set, the
+ * rest goes to BASE as a gift, and it rings the waiters; if HINT was set and no other slot waits, it
+ * clears HINT, reads the WAITING bits again, and sets HINT again and rings if one is set. A claimant
+ * takes the lock, zeroes INFLIGHT, CASes the word to LIVE of a new generation, reads the other
+ * slots' WAITING bits and sets its own HINT if one waits, and rings if it took over a dead owner's
+ * LIVE word or zeroed an INFLIGHT a dead owner left. (That last ring is modelled but no cast shows
+ * what it prevents: it takes a dead taker, two waiters that fail for each other and the claimant,
+ * four processes, tens of millions of states; {@code SlotPermitsTest} shows the ring.)
  *
  * <p><b>Invariants</b>, in every state: no overcommit (the permits the live processes believe they
- * hold never exceed the initial permits plus the permits given beyond holdings); each live process's
- * slot is LIVE with its generation and holds exactly what the process believes it holds plus what an
- * acquire in progress has added; a FREE slot holds nothing. A final state is one where every process
- * is done, dead, or asleep with a silent doorbell while fewer permits are free than it asks for (a
- * legitimate wait), every dead slot recovered: there the base is the initial permits plus the gifts.
+ * hold plus the permits cached in LIVE slots, which nobody holds, never exceed the initial permits
+ * plus the permits given beyond holdings); each live process's slot is LIVE with its generation, its
+ * KEPT is exactly what the process believes it holds and its INFLIGHT what a take in progress has
+ * added; a FREE slot keeps and caches nothing. A final state is one where every process is done
+ * (perhaps with permits in its cache), dead, or asleep with a silent doorbell while fewer permits are
+ * free (the pool plus every cache) than it asks for (a legitimate wait), every dead slot recovered:
+ * there the base is the initial permits plus the gifts, no LIVE slot has anything in flight, and the
+ * pool is not overdrawn.
  *
  * <p><b>The gather right.</b> In the gather casts a process claims the right, takes its permits one
  * at a time, and gives the right back, as the semaphore's feed does for a multi-permit waiter. A claim
  * reads GATHER, the word of the slot it names and that slot's lock, recovers a dead holder's slot (which
- * returns what it gathered) and CASes GATHER to its own; while a live process holds the right it sets
- * its waiting bit, looks once more and sleeps on its doorbell, and the holder rings the waiters when it
- * gives the right back. Two more checks: no two processes hold the right at once, and no final state
- * has two gatherers each holding part of what the other needs.
+ * returns what it gathered) and CASes GATHER to its own; while a live process holds the right it waits
+ * as for permits (its waiting bit, HINT in every other LIVE slot, a look, its doorbell), and the holder
+ * rings the waiters when it gives the right back. Two more checks: no two processes hold the right at
+ * once, and no final state has two gatherers each holding part of what the other needs.
  *
- * <p><b>Turns.</b> In the fair casts every acquire takes a ticket (one step) and publishes it as its
- * slot's turn (another), and each attempt first reads the other slots' turns: one that is smaller, on
- * a LIVE slot whose lock is held, makes it give way (set its waiting bit, or sleep). Once it holds, it
- * clears its turn and rings the waiters. The progress check then also shows that giving way never
- * strands a waiter, and a claimant zeroes the turn a dead owner left.
+ * <p><b>Turns.</b> In the fair casts every acquire that does not take from its cache takes a ticket
+ * (one step) and publishes it as its slot's turn (another), and each attempt first reads the other
+ * slots' turns: one that is smaller, on a LIVE slot whose lock is held, makes it give way (set its
+ * waiting bit, or sleep). Once it holds, it clears its turn and rings the waiters. The progress check
+ * then also shows that giving way never strands a waiter, and a claimant zeroes the turn a dead owner
+ * left.
  * From every reachable state a final state stays reachable <em>without a death</em> (a death is the
  * adversary's move, never the rescue): a state from which none is reachable (a lost wake-up, a permit
- * lost to a death, two waiters each backed off for the other) is reported with its shortest trace.
+ * lost to a death or left in a cache while a process waits for it, two waiters each backed off for
+ * the other) is reported with its shortest trace.
  */
 class SlotProtocolModelTest {
 
@@ -98,12 +134,23 @@ class SlotProtocolModelTest {
         expected.put(Variant.GATHER_RIGHT_IGNORES_GENERATION, "no final state reachable");
         expected.put(Variant.GATHER_RIGHT_RELEASE_RINGS_NOBODY, "no final state reachable");
         expected.put(Variant.GATHER_RIGHT_WRITTEN_NOT_CASED, "two gatherers");
+        expected.put(Variant.CACHED_GIVE_IGNORES_HINT, "no final state reachable");
+        expected.put(Variant.POOL_TAKE_STEALS_NO_CACHE, "no final state reachable");
+        expected.put(Variant.HINT_AFTER_RETRY, "no final state reachable");
+        expected.put(Variant.CLAIM_LOOKS_FOR_NO_WAITER, "no final state reachable");
+        expected.put(Variant.HINT_CLEARED_BLINDLY, "no final state reachable");
+        expected.put(Variant.INFLIGHT_OFF_BEFORE_KEPT, "overcommit");
+        expected.put(Variant.SUM_READS_WORD_FIRST, "overcommit");
+        expected.put(Variant.CLAIM_KEEPS_INFLIGHT, "slot of a live process");
+        expected.put(Variant.KEEP_RINGS_NOBODY, "no final state reachable");
         for (Map.Entry<Variant, String> e : expected.entrySet()) {
             boolean found = false;
             List<String> seen = new ArrayList<>();
             for (Config c : casts(e.getKey())) {
-                Result r = check(c);
-                System.out.println(r.summary());
+                // No traces (unless -Dmodel.traces=true), and done at the defect if it is a safety one.
+                boolean traces = Boolean.getBoolean("model.traces");
+                Result r = new Checker(c, traces, e.getValue()).run();
+                System.out.println(traces && !r.violations.isEmpty() ? r.report() : r.summary());
                 seen.addAll(r.violations.keySet());
                 if (r.violations.keySet().stream().anyMatch(k -> k.startsWith(e.getValue()))) {
                     found = true;
@@ -123,7 +170,7 @@ class SlotProtocolModelTest {
         CHECK_BEFORE_ADD,
         /** release adds the part beyond its holding to the base before taking its holding off the slot. */
         GIFT_BEFORE_HELD,
-        /** a waiter that sets its waiting bit sleeps without trying once more. */
+        /** a waiter that sets its waiting bit (and its hints) sleeps without trying once more. */
         NO_RECHECK_AFTER_WAIT_BIT,
         /** a recovery rings no doorbell. */
         RECOVERY_RINGS_NOBODY,
@@ -131,9 +178,9 @@ class SlotProtocolModelTest {
         RECOVERY_RINGS_ONLY_IF_HELD,
         /** an acquire that backs off rings nobody (two contenders can each back off for the other and sleep). */
         BACK_OFF_RINGS_NOBODY,
-        /** a release rings no doorbell. */
+        /** a release to the pool rings no doorbell. */
         RELEASE_RINGS_NOBODY,
-        /** the recovery CAS compares held, state and waiting bit, not the generation. */
+        /** the recovery CAS compares the word but for the generation. */
         RECOVERY_IGNORES_GENERATION,
         /** a claimant writes LIVE before taking the slot's liveness lock. */
         CLAIM_BEFORE_LOCK,
@@ -151,6 +198,27 @@ class SlotProtocolModelTest {
         GATHER_RIGHT_RELEASE_RINGS_NOBODY,
         /** a claimant writes GATHER instead of a CAS from the value it read. */
         GATHER_RIGHT_WRITTEN_NOT_CASED,
+        /** the cached give ignores HINT (a waiter sleeps while the permit sits in a cache). */
+        CACHED_GIVE_IGNORES_HINT,
+        /** a pool take that finds the pool overdrawn never takes the caches back (a waiter sleeps beside a cache). */
+        POOL_TAKE_STEALS_NO_CACHE,
+        /** a waiter sets HINT in the other slots after its retry instead of before (a cached give between is missed). */
+        HINT_AFTER_RETRY,
+        /** a claimant does not look for waiters after its CAS (its cached gives ring nobody). */
+        CLAIM_LOOKS_FOR_NO_WAITER,
+        /** a give clears HINT without reading the WAITING bits again (a waiter's HINT is lost). */
+        HINT_CLEARED_BLINDLY,
+        /** a pool take takes its permits off INFLIGHT before it moves them to KEPT (a sum between misses them). */
+        INFLIGHT_OFF_BEFORE_KEPT,
+        /** a sum reads a slot's word before its INFLIGHT (a take moving its permits between is missed). */
+        SUM_READS_WORD_FIRST,
+        /** a claimant does not zero INFLIGHT (a dead owner's takes in flight stay in the new owner's slot). */
+        CLAIM_KEEPS_INFLIGHT,
+        /**
+         * a pool take that holds does not look for a free permit (a contender that backed off while the take's
+         * permits counted twice, in INFLIGHT and in KEPT, sleeps beside a free permit).
+         */
+        KEEP_RINGS_NOBODY,
     }
 
     /** An operation of a process's script. */
@@ -188,14 +256,21 @@ class SlotProtocolModelTest {
         int slots() { return replacement ? scripts.length - 1 : scripts.length; }
     }
 
+    /** The most permits a cache holds (SlotPermits.MAX_CACHED is far more; the casts never fill this one). */
+    static final int MAX_CACHED = 3;
+    /** How many times a pool take takes the caches back and reads again before it backs off. */
+    static final int STEAL_ROUNDS = 2;
+
     private static List<Config> casts(Variant v) {
         List<Config> list = new ArrayList<>();
         Op a1 = Op.acquire(1), a2 = Op.acquire(2), r1 = Op.release(1), r2 = Op.release(2);
-        // Two contenders for two permits, one giving a permit beyond what it holds; a replacement
-        // claims the first one's slot after it dies (a recovery racing the claim, stale generations).
+        // Two contenders for two permits, one giving a permit beyond what it holds (its first release
+        // goes to its cache, its second is a gift); a replacement claims the first one's slot after it
+        // dies (a recovery racing the claim, stale generations, INFLIGHT left by the dead).
         list.add(new Config("2 processes + replacement, 2 permits, " + v, v, 2,
                 new Op[][] {{a2, r2}, {a1, r1, r1}, {Op.claim(), a1, r1}}, true, 2, 2_000));
-        // Two multi-permit contenders for three permits: each can back off for the other.
+        // Two multi-permit contenders for three permits: each can back off for the other, and each
+        // may find the other's two permits in its cache.
         list.add(new Config("2 x acquire(2), 3 permits, " + v, v, 3,
                 new Op[][] {{a2, r2}, {a2, r2}}, false, 1, 1_000));
         if (Boolean.getBoolean("model.fullCast")) {
@@ -205,9 +280,19 @@ class SlotProtocolModelTest {
             list.add(new Config("3 processes, 3 permits, " + v, v, 3,
                     new Op[][] {{a2, r2}, {a2, r2}, {a1, r1}}, false, 1, 100_000));
         }
-        // One permit, a holder and a waiter; the holder may die holding it.
+        // One permit, a holder and a waiter; the holder may die holding it. The one done first leaves
+        // the permit in its cache, and the other must take it from there (perhaps after waiting); a
+        // release whose cached give loses its CAS to the waiter's HINT must ring it.
         list.add(new Config("holder and waiter, 1 permit, " + v, v, 1,
                 new Op[][] {{a1, r1}, {a1, r1}}, false, 1, 100));
+        // One permit used twice by each: cached takes after cached gives, steals racing them, a
+        // HINT that outlives its waiter and is cleared while the other begins to wait again.
+        list.add(new Config("cache: 2 x twice acquire(1), release(1), 1 permit, " + v, v, 1,
+                new Op[][] {{a1, r1, a1, r1}, {a1, r1, a1, r1}}, false, 1, 1_000));
+        // A replacement takes over the holder's slot while the other waits: the claimant must find
+        // the waiter (its own HINT), or its cached give would leave the waiter asleep.
+        list.add(new Config("replacement takes and caches beside a waiter, 1 permit, " + v, v, 1,
+                new Op[][] {{a1, r1}, {a1, r1}, {Op.claim(), a1, r1}}, true, 1, 1_000));
         // Fair processes: turns. Two for one permit (one may die waiting with its turn published), and
         // two plus a replacement that claims the first one's slot after it dies, and stays without a turn.
         list.add(new Config("fair: 2 processes, 1 permit, " + v, v, 1,
@@ -232,6 +317,10 @@ class SlotProtocolModelTest {
                 new Op[][] {{g, a1, a1, u}, {g, a1, a1, u}}, false, 1, 500));
         list.add(new Config("gather: 2 gatherers + replacement, 1 permit, " + v, v, 1,
                 new Op[][] {{g, a1, u, r1}, {g, a1, u, r1}, {Op.claim(), g, a1, u, r1}}, true, 1, 500));
+        // Two takers that keep their permit: one may back off while the other's permit counts twice (in
+        // INFLIGHT and in KEPT) and sleep; the other's keep must look for a free permit and ring it.
+        list.add(new Config("2 processes keeping a permit each, 2 permits, " + v, v, 2,
+                new Op[][] {{a1}, {a1}}, false, 1, 100));
         // Nothing at first: the permit comes only from a release beyond holdings (a gift).
         list.add(new Config("gift to a waiter, 0 permits, " + v, v, 0,
                 new Op[][] {{a1}, {r1}}, false, 1, 20));
@@ -240,19 +329,26 @@ class SlotProtocolModelTest {
 
     // ------------------------------------------------------------------ the state
 
-    // Per slot: state (FREE 0, LIVE 1), waiting bit, generation, held, lock (0 free, else process + 1), doorbell,
-    // turn (0, or ticket + 1).
-    static final int S_STATE = 0, S_WAIT = 1, S_GEN = 2, S_HELD = 3, S_LOCK = 4, S_BELL = 5, S_TURN = 6, SLOT_W = 7;
+    // Per slot: its word (state FREE 0 / LIVE 1, WAITING, HINT, generation, KEPT, CACHED), its INFLIGHT
+    // word, its lock (0 free, else process + 1), its doorbell, its turn (0, or ticket + 1).
+    static final int S_STATE = 0, S_WAIT = 1, S_HINT = 2, S_GEN = 3, S_KEPT = 4, S_CACHED = 5, S_INFL = 6,
+            S_LOCK = 7, S_BELL = 8, S_TURN = 9, SLOT_W = 10;
     // Per process: status, op index, pc, accumulator, index, scratch, belief (permits its threads hold),
-    // in flight (added to its slot by an acquire not yet decided), generation it owns.
+    // in flight (added to its INFLIGHT by a take not yet moved to KEPT or backed off), generation it owns,
     // ticket (0 none, else ticket + 1) of the acquire in progress (fair casts).
-    static final int P_STATUS = 0, P_OP = 1, P_PC = 2, P_ACC = 3, P_IDX = 4, P_K = 5, P_BELIEF = 6, P_FLIGHT = 7,
-            P_GEN = 8, P_TICKET = 9, P_RIGHT = 10, P_GSLOT = 11, P_GGEN = 12, P_SNAP = 13, PROC_W = 14;
     // P_RIGHT: 1 while it believes it holds the gather right; P_GSLOT, P_GGEN: the GATHER value a claim read
-    // (slot + 1, generation); P_SNAP: the word of the holder's slot as the claim read it (held * 4 + state * 2 + wait).
+    // (slot + 1, generation); P_SNAP, P_SNAP2: a slot word as a CAS expects it (see pack); P_TMP: the INFLIGHT
+    // a sum read of the slot whose word it reads next; P_MASK: the other slots whose caches the sum saw;
+    // P_ROUND: how many times the take took the caches back; P_FLAG: a give's HINT as its CAS found it
+    // (bit 0) and whether its ring found another process waiting (bit 1), or, in HINT_AFTER_RETRY, that an
+    // acquire's hints are still to be set. P_KEEP: a pool take that holds, bit 0 while it looks for a free
+    // permit after its move to KEPT, bit 1 if that move's CAS found HINT set (it settles HINT next).
+    static final int P_STATUS = 0, P_OP = 1, P_PC = 2, P_ACC = 3, P_IDX = 4, P_K = 5, P_BELIEF = 6, P_FLIGHT = 7,
+            P_GEN = 8, P_TICKET = 9, P_RIGHT = 10, P_GSLOT = 11, P_GGEN = 12, P_SNAP = 13, P_SNAP2 = 14,
+            P_TMP = 15, P_MASK = 16, P_ROUND = 17, P_FLAG = 18, P_KEEP = 19, PROC_W = 20;
     static final int NOT_STARTED = 0, RUNNING = 1, DONE = 2, DEAD = 3;
-    // Recoverer: pc, slot, snapshot of the word (state, wait, gen, held), scan index.
-    static final int R_PC = 0, R_SLOT = 1, R_STATE = 2, R_WAIT = 3, R_GEN = 4, R_HELD = 5, R_IDX = 6, REC_W = 7;
+    // Recoverer: pc, slot, the word it read (packed in two), scan index.
+    static final int R_PC = 0, R_SLOT = 1, R_W = 2, R_W2 = 3, R_IDX = 4, REC_W = 5;
     // Globals: base, gifts (permits given beyond holdings, counted where the release commits them), deaths,
     // the next ticket.
     // GATHER: 0, or its holder's slot + 1 and generation.
@@ -273,8 +369,8 @@ class SlotProtocolModelTest {
 
     /** Explores without labels (fast); if anything is found, again with them for the traces. */
     static Result check(Config c) {
-        Result r = new Checker(c, false).run();
-        return r.violations.isEmpty() ? r : new Checker(c, true).run();
+        Result r = new Checker(c, false, null).run();
+        return r.violations.isEmpty() ? r : new Checker(c, true, null).run();
     }
 
     static final class Checker {
@@ -296,9 +392,14 @@ class SlotProtocolModelTest {
 
         final boolean labels;
 
-        Checker(Config c, boolean labels) {
+        /** A violation whose kind starts with this ends the exploration (null: explore everything). */
+        final String stopOn;
+        boolean stopped;
+
+        Checker(Config c, boolean labels, String stopOn) {
             this.c = c;
             this.labels = labels;
+            this.stopOn = stopOn;
             slotBase = GLOBAL_W;
             procBase = slotBase + c.slots() * SLOT_W;
             recBase = procBase + c.processes() * PROC_W;
@@ -331,7 +432,7 @@ class SlotProtocolModelTest {
             add(init, -1, "start");
             ArrayDeque<Integer> queue = new ArrayDeque<>();
             queue.add(0);
-            while (!queue.isEmpty()) {
+            while (!queue.isEmpty() && !stopped) {
                 current = queue.poll();
                 int[] s = unpack(states.get(current));
                 successors.clear();
@@ -349,7 +450,7 @@ class SlotProtocolModelTest {
                     if (id == before) queue.add(id);
                 }
             }
-            checkProgress();
+            if (!stopped) checkProgress();
             return new Result(c.name, states.size(), finals, violations);
         }
 
@@ -451,16 +552,73 @@ class SlotProtocolModelTest {
             t[pr(p, P_GSLOT)] = 0;
             t[pr(p, P_GGEN)] = 0;
             t[pr(p, P_SNAP)] = 0;
+            t[pr(p, P_SNAP2)] = 0;
+            t[pr(p, P_TMP)] = 0;
+            t[pr(p, P_MASK)] = 0;
+            t[pr(p, P_ROUND)] = 0;
+            t[pr(p, P_FLAG)] = 0;
+            t[pr(p, P_KEEP)] = 0;
         }
 
-        // pc: 0 add, 1 read slot IDX, 2 read base and decide, 3 back off, 8-9 look whether anything is
-        //     free now, 7 ring (if so), 4 set waiting bit, 5 clear waiting bit, 6 sleep on the doorbell
+        // -------------------------------------------------------------- the slot word
+
+        /** Slot j's word as one number (what a CAS compares): wait, state, hint, kept, cached, generation. */
+        int pack(int[] s, int j) {
+            return ((((s[sl(j, S_GEN)] * 8 + s[sl(j, S_CACHED)]) * 8 + s[sl(j, S_KEPT)]) * 2 + s[sl(j, S_HINT)]) * 2
+                    + s[sl(j, S_STATE)]) * 2 + s[sl(j, S_WAIT)];
+        }
+
+        static int packedKept(int w) { return (w >> 3) & 7; }
+        static int packedCached(int w) { return (w >> 6) & 7; }
+        static int packedState(int w) { return (w >> 1) & 1; }
+        static int packedGen(int w) { return w >> 9; }
+
+        /** Stores a packed word in two registers (the state is kept in bytes). */
+        static void store(int[] t, int lo, int hi, int w) {
+            t[lo] = w & 127;
+            t[hi] = w >> 7;
+        }
+
+        static int load(int[] s, int lo, int hi) { return s[lo] | s[hi] << 7; }
+
+        /** Whether process p's own word allows a cached take of n: LIVE, its generation, WAITING and HINT clear, CACHED >= n. */
+        boolean cachedTakeAllowed(int[] s, int p, int n) {
+            int me = slotOf(p);
+            return s[sl(me, S_STATE)] == 1 && s[sl(me, S_GEN)] == s[pr(p, P_GEN)] && s[sl(me, S_WAIT)] == 0
+                    && s[sl(me, S_HINT)] == 0 && s[sl(me, S_CACHED)] >= n;
+        }
+
+        /** Whether process p's own word allows a cached give of n, but for the room in the cache. */
+        boolean cachedGiveAllowedButRoom(int[] s, int p, int n) {
+            int me = slotOf(p);
+            return s[sl(me, S_STATE)] == 1 && s[sl(me, S_GEN)] == s[pr(p, P_GEN)] && s[sl(me, S_WAIT)] == 0
+                    && (s[sl(me, S_HINT)] == 0 || c.variant == Variant.CACHED_GIVE_IGNORES_HINT) && s[sl(me, S_KEPT)] >= n;
+        }
+
+        // -------------------------------------------------------------- acquire
+
+        // pc: 0 an attempt: the cached take, else (fair) the ticket and the turns, else the pool take;
+        //     10 the pool take: return the own cache (to 11) or add to INFLIGHT; 11 add to INFLIGHT;
+        //     1 read slot IDX's INFLIGHT, 12 its word; 2 read the base and decide; 13 move n to KEPT,
+        //     15 take them off INFLIGHT; 14 take slot IDX's cache back to the pool; 3 back off;
+        //     8 look at slot IDX's INFLIGHT, 16 its word; 9 the base: is anything free?; 7 ring (if so);
+        //     4 set the waiting bit, 17 set HINT in slot IDX; 18 (HINT_AFTER_RETRY) the hints, late;
+        //     5 clear the waiting bit; 6 sleep on the doorbell; 20-23, 31-34 turns (fair casts)
         void acquire(int[] s, int p, int n) {
             int me = slotOf(p);
             int pc = s[pr(p, P_PC)];
             int[] t = s.clone();
             String who = "P" + p + " acquire(" + n + ")";
             boolean checkFirst = c.variant == Variant.CHECK_BEFORE_ADD;
+            boolean wordFirst = c.variant == Variant.SUM_READS_WORD_FIRST;
+            if (pc == 0 && cachedTakeAllowed(s, p, n)) {   // tryTakeCached: one CAS of the own word
+                t[sl(me, S_CACHED)] -= n;
+                t[sl(me, S_KEPT)] += n;
+                t[pr(p, P_BELIEF)] += n;
+                next(t, p);
+                emit(t, () -> who + ": cached take, CACHED -= " + n + ", KEPT += " + n);
+                return;
+            }
             if (c.fair && pc == 0) {                 // an attempt of a fair process: its ticket, then the turns
                 if (s[pr(p, P_TICKET)] == 0) {
                     t[pr(p, P_TICKET)] = s[G_TICKETS] + 1;   // getAndAdd(TICKETS, 1)
@@ -507,7 +665,7 @@ class SlotProtocolModelTest {
                     int j = s[pr(p, P_IDX)];
                     int turn = s[sl(j, S_TURN)];
                     boolean earlier = turn != 0 && turn < s[pr(p, P_TICKET)];
-                    if (earlier) t[pr(p, P_PC)] = s[sl(me, S_WAIT)] == 1 ? 6 : 4;
+                    if (earlier) toWait(t, p);
                     else turnScanNext(t, p, j, me);
                     emit(t, () -> who + (earlier ? ": gives way to slot " + j : ": slot " + j + "'s turn is gone"));
                 }
@@ -531,82 +689,204 @@ class SlotProtocolModelTest {
                     else next(t, p);
                     emit(t, () -> who + ": done with its turn");
                 }
-                case 0, 10 -> {
-                    if (checkFirst) {            // broken: read first (pc 1, 2), add when deciding
-                        t[pr(p, P_PC)] = 1;
-                        t[pr(p, P_IDX)] = first(me);
-                        t[pr(p, P_ACC)] = s[sl(me, S_HELD)];
-                        emit(t, () -> who + " begins");
+                case 0, 10 -> {                  // tryTake: first return the own cache to the pool
+                    int cached = s[sl(me, S_CACHED)];
+                    if (cached > 0) {            // CAS(own word, CACHED = 0)
+                        t[sl(me, S_CACHED)] = 0;
+                        t[pr(p, P_PC)] = 11;
+                        emit(t, () -> who + ": returns its cache (" + cached + ") to the pool");
+                    } else {                     // (the cache is empty: only the owner fills it)
+                        addInflight(s, t, p, n, me);
+                        emit(t, () -> who + (checkFirst ? " begins" : ": INFLIGHT += " + n));
+                    }
+                }
+                case 11 -> {
+                    addInflight(s, t, p, n, me);
+                    emit(t, () -> who + (checkFirst ? " begins" : ": INFLIGHT += " + n));
+                }
+                case 1 -> {                      // the sum: slot IDX's INFLIGHT, then its word
+                    int j = s[pr(p, P_IDX)];
+                    if (wordFirst) {             // broken: the word first
+                        boolean live = s[sl(j, S_STATE)] == 1;
+                        t[pr(p, P_TMP)] = live ? 1 + s[sl(j, S_KEPT)] + s[sl(j, S_CACHED)] : 0;
+                        if (live && s[sl(j, S_CACHED)] > 0) t[pr(p, P_MASK)] |= 1 << j;
+                        t[pr(p, P_PC)] = 12;
+                        emit(t, () -> who + ": reads slot " + j + "'s word (" + wordLabel(s, j) + ")");
                         return;
                     }
-                    t[sl(me, S_HELD)] += n;      // getAndAdd(own slot, n)
-                    t[pr(p, P_FLIGHT)] = n;
-                    t[pr(p, P_PC)] = 1;
-                    t[pr(p, P_IDX)] = first(me);
-                    t[pr(p, P_ACC)] = s[sl(me, S_HELD)] + n;   // its own word: the value getAndAdd returned, + n
-                    emit(t, () -> who + ": slot += " + n);
+                    t[pr(p, P_TMP)] = s[sl(j, S_INFL)];
+                    t[pr(p, P_PC)] = 12;
+                    emit(t, () -> who + ": reads slot " + j + "'s INFLIGHT (" + s[sl(j, S_INFL)] + ")");
                 }
-                case 1 -> {
+                case 12 -> {
                     int j = s[pr(p, P_IDX)];
-                    if (s[sl(j, S_STATE)] == 1) t[pr(p, P_ACC)] += s[sl(j, S_HELD)];
-                    t[pr(p, P_IDX)] = after(j, me);
-                    if (after(j, me) == c.slots()) t[pr(p, P_PC)] = 2;
-                    emit(t, () -> who + ": reads slot " + j + " (held " + s[sl(j, S_HELD)] + ")");
+                    if (wordFirst) {
+                        if (s[pr(p, P_TMP)] > 0) t[pr(p, P_ACC)] += s[pr(p, P_TMP)] - 1 + s[sl(j, S_INFL)];
+                    } else if (s[sl(j, S_STATE)] == 1) {
+                        t[pr(p, P_ACC)] += s[pr(p, P_TMP)] + s[sl(j, S_KEPT)] + s[sl(j, S_CACHED)];
+                        if (s[sl(j, S_CACHED)] > 0) t[pr(p, P_MASK)] |= 1 << j;
+                    }
+                    t[pr(p, P_TMP)] = 0;
+                    if (after(j, me) == c.slots()) {
+                        t[pr(p, P_PC)] = 2;
+                        t[pr(p, P_IDX)] = 0;
+                    } else {
+                        t[pr(p, P_IDX)] = after(j, me);
+                        t[pr(p, P_PC)] = 1;
+                    }
+                    emit(t, () -> who + (wordFirst ? ": reads slot " + j + "'s INFLIGHT (" + s[sl(j, S_INFL)] + ")"
+                            : ": reads slot " + j + "'s word (" + wordLabel(s, j) + ")"));
                 }
                 case 2 -> {
                     int sum = s[pr(p, P_ACC)] + (checkFirst ? n : 0);
+                    int mask = s[pr(p, P_MASK)];
+                    t[pr(p, P_ACC)] = 0;
+                    t[pr(p, P_MASK)] = 0;
                     if (s[G_BASE] - sum >= 0) {
-                        if (checkFirst) t[sl(me, S_HELD)] += n;
-                        t[pr(p, P_BELIEF)] += n;
-                        t[pr(p, P_FLIGHT)] = 0;
-                        if (c.fair) t[pr(p, P_PC)] = 32;
-                        else if (s[sl(me, S_WAIT)] == 1) t[pr(p, P_PC)] = 5;
-                        else next(t, p);
-                        emit(t, () -> who + ": base " + s[G_BASE] + " - " + sum + " >= 0, holds");
+                        t[pr(p, P_ROUND)] = 0;
+                        if (checkFirst) {        // broken: the add and the keep at once, after the sum
+                            t[sl(me, S_KEPT)] += n;
+                            t[pr(p, P_BELIEF)] += n;
+                            finishTake(t, p);
+                        } else {
+                            t[pr(p, P_PC)] = c.variant == Variant.INFLIGHT_OFF_BEFORE_KEPT ? 15 : 13;
+                        }
+                        emit(t, () -> who + ": base " + s[G_BASE] + " - " + sum + " >= 0");
+                    } else if (!checkFirst && mask != 0 && s[pr(p, P_ROUND)] < STEAL_ROUNDS
+                            && c.variant != Variant.POOL_TAKE_STEALS_NO_CACHE) {
+                        t[pr(p, P_MASK)] = mask;
+                        t[pr(p, P_IDX)] = Integer.numberOfTrailingZeros(mask);
+                        t[pr(p, P_PC)] = 14;
+                        emit(t, () -> who + ": base " + s[G_BASE] + " - " + sum + " < 0, takes the caches back");
                     } else {
-                        t[pr(p, P_PC)] = checkFirst ? (s[sl(me, S_WAIT)] == 1 ? 6 : 4) : 3;
+                        t[pr(p, P_ROUND)] = 0;
+                        if (checkFirst) toWait(t, p);
+                        else t[pr(p, P_PC)] = 3;
                         emit(t, () -> who + ": base " + s[G_BASE] + " - " + sum + " < 0");
                     }
                 }
-                case 3 -> {
-                    t[sl(me, S_HELD)] -= n;      // getAndAdd(own slot, -n)
-                    t[pr(p, P_FLIGHT)] = 0;
-                    boolean look = c.variant != Variant.BACK_OFF_RINGS_NOBODY;
-                    t[pr(p, P_PC)] = look ? 8 : s[sl(me, S_WAIT)] == 1 ? 6 : 4;
-                    t[pr(p, P_IDX)] = 0;
-                    t[pr(p, P_ACC)] = 0;
-                    emit(t, () -> who + ": backs off, slot -= " + n);
+                case 13 -> {                     // CAS(own word, KEPT + n)
+                    t[sl(me, S_KEPT)] += n;
+                    t[pr(p, P_BELIEF)] += n;
+                    t[pr(p, P_KEEP)] = s[sl(me, S_HINT)] == 1 ? 2 : 0;
+                    if (c.variant == Variant.INFLIGHT_OFF_BEFORE_KEPT) finishTake(t, p);
+                    else t[pr(p, P_PC)] = 15;
+                    emit(t, () -> who + ": KEPT += " + n + ", holds");
                 }
-                case 8 -> {                      // after the back-off, is anything free? read every slot, its own too
+                case 15 -> {                     // getAndAdd(own INFLIGHT, -n)
+                    t[sl(me, S_INFL)] -= n;
+                    t[pr(p, P_FLIGHT)] = 0;
+                    if (c.variant == Variant.INFLIGHT_OFF_BEFORE_KEPT) {
+                        t[pr(p, P_PC)] = 13;
+                    } else if (c.variant == Variant.KEEP_RINGS_NOBODY) {
+                        afterKeep(t, p);
+                    } else {                     // between the two its n counted twice: look, as a back-off would have
+                        t[pr(p, P_KEEP)] |= 1;
+                        lookForAFreePermit(t, p, me);
+                    }
+                    emit(t, () -> who + ": INFLIGHT -= " + n);
+                }
+                case 14 -> {                     // CAS(slot IDX's word, CACHED = 0) if it still caches
                     int j = s[pr(p, P_IDX)];
-                    if (s[sl(j, S_STATE)] == 1) t[pr(p, P_ACC)] += s[sl(j, S_HELD)];
-                    t[pr(p, P_IDX)] = j + 1;
-                    if (j + 1 == c.slots()) t[pr(p, P_PC)] = 9;
-                    emit(t, () -> who + ": looks at slot " + j + " (held " + s[sl(j, S_HELD)] + ")");
+                    int cached = s[sl(j, S_CACHED)];
+                    boolean take = s[sl(j, S_STATE)] == 1 && cached > 0;
+                    if (take) t[sl(j, S_CACHED)] = 0;
+                    int rest = s[pr(p, P_MASK)] & ~(1 << j);
+                    if (rest != 0) {
+                        t[pr(p, P_MASK)] = rest;
+                        t[pr(p, P_IDX)] = Integer.numberOfTrailingZeros(rest);
+                    } else {                     // and read again
+                        t[pr(p, P_MASK)] = 0;
+                        t[pr(p, P_ROUND)]++;
+                        t[pr(p, P_IDX)] = first(me);
+                        t[pr(p, P_PC)] = 1;
+                        t[pr(p, P_ACC)] = ownHolding(t, me);
+                    }
+                    emit(t, () -> who + (take ? ": takes slot " + j + "'s cache (" + cached + ") back to the pool"
+                            : ": slot " + j + "'s cache is gone"));
+                }
+                case 3 -> {
+                    t[sl(me, S_INFL)] -= n;      // getAndAdd(own INFLIGHT, -n)
+                    t[pr(p, P_FLIGHT)] = 0;
+                    if (c.variant == Variant.BACK_OFF_RINGS_NOBODY) toWait(t, p);
+                    else lookForAFreePermit(t, p, me);
+                    emit(t, () -> who + ": backs off, INFLIGHT -= " + n);
+                }
+                case 8 -> {                      // after the back-off or the keep, is anything free (the pool or a cache)?
+                    int j = s[pr(p, P_IDX)];
+                    t[pr(p, P_TMP)] = s[sl(j, S_INFL)];
+                    t[pr(p, P_PC)] = 16;
+                    emit(t, () -> who + ": looks at slot " + j + "'s INFLIGHT (" + s[sl(j, S_INFL)] + ")");
+                }
+                case 16 -> {
+                    int j = s[pr(p, P_IDX)];
+                    if (s[sl(j, S_STATE)] == 1) t[pr(p, P_ACC)] += s[pr(p, P_TMP)] + s[sl(j, S_KEPT)];
+                    t[pr(p, P_TMP)] = 0;
+                    if (after(j, me) == c.slots()) {
+                        t[pr(p, P_PC)] = 9;
+                        t[pr(p, P_IDX)] = 0;
+                    } else {
+                        t[pr(p, P_IDX)] = after(j, me);
+                        t[pr(p, P_PC)] = 8;
+                    }
+                    emit(t, () -> who + ": looks at slot " + j + "'s word (" + wordLabel(s, j) + ")");
                 }
                 case 9 -> {                      // then the base: rings only if a permit is free
                     int free = s[G_BASE] - s[pr(p, P_ACC)];
                     boolean ring = free > 0;
-                    t[pr(p, P_PC)] = ring ? 7 : s[sl(me, S_WAIT)] == 1 ? 6 : 4;
-                    // The real ring includes the ringer's own doorbell (ringWaiters rings every WAITING slot).
-                    // Elsewhere it changes nothing here, but a fair process that backs off may be the one
-                    // the others give way to: it must look again itself.
-                    if (ring && c.fair && s[sl(me, S_WAIT)] == 1) t[sl(me, S_BELL)] = 1;
-                    t[pr(p, P_IDX)] = first(me);
                     t[pr(p, P_ACC)] = 0;
-                    emit(t, () -> who + ": " + free + " free after its back-off" + (ring ? ", rings" : ""));
+                    if (ring) {
+                        t[pr(p, P_PC)] = 7;
+                        t[pr(p, P_IDX)] = first(me);
+                        // ringWaiters rings every WAITING slot, the ringer's own too: a process that waits
+                        // and backed off for a take that is no more (or the one the others give way to)
+                        // must look again itself.
+                        if (s[sl(me, S_WAIT)] == 1) t[sl(me, S_BELL)] = 1;
+                    } else {
+                        lookDone(t, p);
+                    }
+                    boolean keeping = (s[pr(p, P_KEEP)] & 1) != 0;
+                    emit(t, () -> who + ": " + free + " free after its " + (keeping ? "keep" : "back-off") + (ring ? ", rings" : ""));
                 }
                 case 7 -> {                      // a back-off is a release: another contender may have backed off for it
                     int j = s[pr(p, P_IDX)];
                     boolean ring = ring(s, t, j, me);
                     if (after(j, me) < c.slots()) t[pr(p, P_IDX)] = after(j, me);
-                    else t[pr(p, P_PC)] = s[sl(me, S_WAIT)] == 1 ? 6 : 4;
+                    else lookDone(t, p);
                     emit(t, () -> who + (ring ? ": rings slot " + j : ": slot " + j + " not waiting"));
                 }
+                case 40 -> {                     // settleHint: does another process wait?
+                    int j = s[pr(p, P_IDX)];
+                    boolean waits = s[sl(j, S_WAIT)] == 1;
+                    if (waits) finishTake(t, p);
+                    else if (after(j, me) < c.slots()) t[pr(p, P_IDX)] = after(j, me);
+                    else t[pr(p, P_PC)] = 41;
+                    emit(t, () -> who + ": slot " + j + (waits ? " waits, HINT stays" : " not waiting"));
+                }
+                case 41, 42, 43, 44 -> settleHint(s, t, p, me, pc - 41, 41, who);
                 case 4 -> {
-                    t[sl(me, S_WAIT)] = 1;       // getAndAdd(own slot, WAITING): Dekker pair "doorbell", waiter side
-                    t[pr(p, P_PC)] = c.variant == Variant.NO_RECHECK_AFTER_WAIT_BIT ? 6 : 0;
+                    t[sl(me, S_WAIT)] = 1;       // Dekker pair "doorbell", waiter side: the bits, then the look
+                    if (c.variant == Variant.HINT_AFTER_RETRY) {
+                        t[pr(p, P_FLAG)] = 1;
+                        t[pr(p, P_PC)] = 0;
+                    } else {
+                        t[pr(p, P_PC)] = 17;
+                        t[pr(p, P_IDX)] = first(me);
+                    }
                     emit(t, () -> who + ": sets its waiting bit");
+                }
+                case 17, 18 -> {                 // CAS(slot IDX's word, HINT) if it is LIVE: pair "hint", waiter side
+                    int j = s[pr(p, P_IDX)];
+                    boolean live = s[sl(j, S_STATE)] == 1;
+                    if (live) t[sl(j, S_HINT)] = 1;
+                    if (after(j, me) < c.slots()) {
+                        t[pr(p, P_IDX)] = after(j, me);
+                    } else {
+                        t[pr(p, P_IDX)] = 0;
+                        t[pr(p, P_FLAG)] = 0;
+                        t[pr(p, P_PC)] = pc == 18 || c.variant == Variant.NO_RECHECK_AFTER_WAIT_BIT ? 6 : 0;
+                    }
+                    emit(t, () -> who + (live ? ": sets HINT in slot " + j : ": slot " + j + " is FREE, no HINT"));
                 }
                 case 5 -> {
                     t[sl(me, S_WAIT)] = 0;
@@ -623,7 +903,92 @@ class SlotProtocolModelTest {
             }
         }
 
-        // pc: 0 take min(n, held) off the slot (CAS), 1 add the rest to the base, 2 scan slot IDX and ring
+        /** The pool take's add to its own INFLIGHT; the sum starts from its own slot, as the process knows it. */
+        void addInflight(int[] s, int[] t, int p, int n, int me) {
+            if (c.variant != Variant.CHECK_BEFORE_ADD) {
+                t[sl(me, S_INFL)] += n;         // getAndAdd(own INFLIGHT, n): Dekker pair "sum", taker side
+                t[pr(p, P_FLIGHT)] = n;
+            }
+            t[pr(p, P_PC)] = 1;
+            t[pr(p, P_IDX)] = first(me);
+            t[pr(p, P_ACC)] = ownHolding(t, me);
+            t[pr(p, P_MASK)] = 0;
+        }
+
+        /** The own slot's holding: KEPT + CACHED + INFLIGHT. */
+        int ownHolding(int[] t, int me) {
+            return t[sl(me, S_KEPT)] + t[sl(me, S_CACHED)] + t[sl(me, S_INFL)];
+        }
+
+        /** A take holds its permits: a fair process clears its turn, a waiting one its waiting bit. */
+        void finishTake(int[] t, int p) {
+            int me = slotOf(p);
+            if (c.fair) {
+                t[pr(p, P_PC)] = 32;
+                t[pr(p, P_IDX)] = 0;
+            } else if (t[sl(me, S_WAIT)] == 1) {
+                t[pr(p, P_PC)] = 5;
+                t[pr(p, P_IDX)] = 0;
+            } else {
+                next(t, p);
+            }
+        }
+
+        /** A take that failed waits: sets its waiting bit (and hints) first, or sleeps if it has. */
+        void toWait(int[] t, int p) {
+            int me = slotOf(p);
+            t[pr(p, P_IDX)] = 0;
+            if (t[sl(me, S_WAIT)] == 0) {
+                t[pr(p, P_PC)] = 4;
+            } else if (t[pr(p, P_FLAG)] == 1) {   // HINT_AFTER_RETRY: the hints after the retry
+                t[pr(p, P_PC)] = 18;
+                t[pr(p, P_IDX)] = first(me);
+            } else {
+                t[pr(p, P_PC)] = 6;
+            }
+        }
+
+        /** The look of a back-off or a keep for a free permit: every other slot (INFLIGHT, then the word), then BASE. */
+        void lookForAFreePermit(int[] t, int p, int me) {
+            t[pr(p, P_PC)] = 8;
+            t[pr(p, P_IDX)] = first(me);
+            t[pr(p, P_ACC)] = t[sl(me, S_KEPT)] + t[sl(me, S_INFL)];   // its own slot, as it knows it
+        }
+
+        /** The look (and its ring) is done: a back-off goes on to wait, a keep to holding. */
+        void lookDone(int[] t, int p) {
+            if ((t[pr(p, P_KEEP)] & 1) == 0) {
+                toWait(t, p);
+            } else {
+                t[pr(p, P_KEEP)] &= ~1;
+                afterKeep(t, p);
+            }
+        }
+
+        /** A take holds, and has looked for a free permit: it settles its HINT if its move found one set (keep's settleHint). */
+        void afterKeep(int[] t, int p) {
+            boolean hint = (t[pr(p, P_KEEP)] & 2) != 0;
+            t[pr(p, P_KEEP)] = 0;
+            if (hint) {
+                t[pr(p, P_PC)] = 40;
+                t[pr(p, P_IDX)] = first(slotOf(p));
+            } else {
+                finishTake(t, p);
+            }
+        }
+
+        String wordLabel(int[] s, int j) {
+            if (s[sl(j, S_STATE)] == 0) return "FREE";
+            return "KEPT " + s[sl(j, S_KEPT)] + ", CACHED " + s[sl(j, S_CACHED)]
+                    + (s[sl(j, S_WAIT)] == 1 ? ", WAITING" : "") + (s[sl(j, S_HINT)] == 1 ? ", HINT" : "");
+        }
+
+        // -------------------------------------------------------------- release
+
+        // pc: 0 the cached give, else (in the same step: the test failed on a word only the owner can
+        //     change back) the give's CAS; 1 the give's CAS: KEPT -= min(n, KEPT), the cache too if
+        //     WAITING or HINT; 2 add the rest to the base; 3 ring slot IDX; 4 clear HINT (it was set
+        //     and nobody else waits); 5 read slot IDX's WAITING bit again; 6 set HINT again; 7 ring it
         void release(int[] s, int p, int n) {
             int me = slotOf(p);
             int pc = s[pr(p, P_PC)];
@@ -632,122 +997,254 @@ class SlotProtocolModelTest {
             boolean giftFirst = c.variant == Variant.GIFT_BEFORE_HELD;
             switch (pc) {
                 case 0 -> {
-                    int k = Math.min(n, s[sl(me, S_HELD)]);
-                    if (giftFirst) {             // broken: the whole n to the base first, the holding later
-                        t[G_BASE] += n;
-                        t[G_GIFTS] += n - k;
-                        t[pr(p, P_K)] = k;
-                        t[pr(p, P_PC)] = 1;
-                        emit(t, () -> who + ": base += " + n);
+                    if (cachedGiveAllowedButRoom(s, p, n)) {
+                        if (s[sl(me, S_CACHED)] + n <= MAX_CACHED) {   // tryGiveCached: one CAS of the own word
+                            t[sl(me, S_KEPT)] -= n;
+                            t[sl(me, S_CACHED)] += n;
+                            t[pr(p, P_BELIEF)] -= n;
+                            next(t, p);
+                            emit(t, () -> who + ": cached give, KEPT -= " + n + ", CACHED += " + n);
+                        } else {                 // a steal may make room again: the test is a step of its own
+                            t[pr(p, P_PC)] = 1;
+                            emit(t, () -> who + ": no room in its cache");
+                        }
                         return;
                     }
-                    t[sl(me, S_HELD)] -= k;      // CAS(own slot, w, w - k)
-                    t[pr(p, P_BELIEF)] -= k;
-                    t[pr(p, P_K)] = n - k;
-                    t[pr(p, P_PC)] = n - k > 0 ? 1 : 2;
-                    t[pr(p, P_IDX)] = first(me);
-                    emit(t, () -> who + ": slot -= " + k);
+                    giveCas(s, t, p, n, me, who);
                 }
-                case 1 -> {
+                case 1 -> giveCas(s, t, p, n, me, who);
+                case 2 -> {
                     int k = s[pr(p, P_K)];
-                    if (giftFirst) {
-                        t[sl(me, S_HELD)] -= k;
-                        t[pr(p, P_BELIEF)] -= k;
-                        emit(t, () -> who + ": slot -= " + k);
+                    if (giftFirst) {             // broken: the word's CAS after the gift
+                        wordCas(s, t, p, k, me);
+                        emit(t, () -> who + ": KEPT -= " + k + (cacheGoes(s, me) ? ", CACHED = 0" : ""));
                     } else {
                         t[G_BASE] += k;          // getAndAdd(base, k): a gift
                         t[G_GIFTS] += k;
                         emit(t, () -> who + ": base += " + k);
                     }
-                    t[pr(p, P_PC)] = 2;
+                    t[pr(p, P_K)] = 0;
+                    t[pr(p, P_PC)] = 3;
                     t[pr(p, P_IDX)] = first(me);
                 }
-                case 2 -> {
+                case 3 -> {
                     int j = s[pr(p, P_IDX)];
                     // Dekker pair "doorbell", releaser side: the slot (or base) written, then the waiting bits read
+                    boolean waits = s[sl(j, S_WAIT)] == 1;
+                    if (waits) t[pr(p, P_FLAG)] |= 2;
                     boolean ring = c.variant != Variant.RELEASE_RINGS_NOBODY && ring(s, t, j, me);
-                    if (after(j, me) == c.slots()) next(t, p);
-                    else t[pr(p, P_IDX)] = after(j, me);
-                    emit(t, () -> who + (ring ? ": rings slot " + j : ": slot " + j + " not waiting"));
+                    if (after(j, me) < c.slots()) {
+                        t[pr(p, P_IDX)] = after(j, me);
+                    } else if (t[pr(p, P_FLAG)] == 1) {   // HINT was set, and nobody else waits
+                        t[pr(p, P_PC)] = 4;
+                        t[pr(p, P_IDX)] = 0;
+                        t[pr(p, P_FLAG)] = 0;
+                    } else {
+                        next(t, p);
+                    }
+                    emit(t, () -> who + (ring ? ": rings slot " + j : ": slot " + j + (waits ? " waits" : " not waiting")));
                 }
+                case 4, 5, 6, 7 -> settleHint(s, t, p, me, pc - 4, 4, who);
                 default -> throw new AssertionError(pc);
             }
         }
 
-        // pc: 0 take the lock, 1 read the word, 2 CAS it to LIVE(gen + 1, 0), 3 scan slot IDX and ring
+        /**
+         * A step of settleHint, once HINT was found set and no other process waiting ({@code phase} 0 clears
+         * HINT, 1 reads slot IDX's WAITING bit again, 2 sets HINT again, 3 rings that slot), at pcs from
+         * {@code pcBase}; a release then goes on to its next operation, an acquire to holding.
+         */
+        void settleHint(int[] s, int[] t, int p, int me, int phase, int pcBase, String who) {
+            boolean acquire = c.scripts[p][s[pr(p, P_OP)]].kind == 'A';
+            Runnable done = acquire ? () -> finishTake(t, p) : () -> next(t, p);
+            switch (phase) {
+                case 0 -> {                      // CAS(own word, HINT clear): pair "hint", owner side
+                    t[sl(me, S_HINT)] = 0;
+                    if (c.variant == Variant.HINT_CLEARED_BLINDLY) {
+                        done.run();
+                    } else {
+                        t[pr(p, P_PC)] = pcBase + 1;
+                        t[pr(p, P_IDX)] = first(me);
+                    }
+                    emit(t, () -> who + ": clears its HINT");
+                }
+                case 1 -> {                      // the WAITING bits again
+                    int j = s[pr(p, P_IDX)];
+                    boolean waits = s[sl(j, S_WAIT)] == 1;
+                    if (waits) t[pr(p, P_PC)] = pcBase + 2;
+                    else if (after(j, me) < c.slots()) t[pr(p, P_IDX)] = after(j, me);
+                    else done.run();
+                    emit(t, () -> who + ": slot " + j + (waits ? " waits after all" : " not waiting"));
+                }
+                case 2 -> {
+                    t[sl(me, S_HINT)] = 1;       // CAS(own word, HINT)
+                    t[pr(p, P_PC)] = pcBase + 3;
+                    emit(t, () -> who + ": sets its HINT again");
+                }
+                case 3 -> {
+                    int j = s[pr(p, P_IDX)];
+                    boolean ring = (acquire || c.variant != Variant.RELEASE_RINGS_NOBODY) && ring(s, t, j, me);
+                    done.run();
+                    emit(t, () -> who + (ring ? ": rings slot " + j : ": slot " + j + " not waiting"));
+                }
+                default -> throw new AssertionError(phase);
+            }
+        }
+
+        /** The give's first step: its word's CAS (or, GIFT_BEFORE_HELD, the gift of all n). */
+        void giveCas(int[] s, int[] t, int p, int n, int me, String who) {
+            int k = Math.min(n, s[sl(me, S_KEPT)]);
+            if (c.variant == Variant.GIFT_BEFORE_HELD) {   // broken: the whole n to the base first, the holding later
+                t[G_BASE] += n;
+                t[G_GIFTS] += n - k;
+                t[pr(p, P_K)] = k;
+                t[pr(p, P_PC)] = 2;
+                emit(t, () -> who + ": base += " + n);
+                return;
+            }
+            wordCas(s, t, p, k, me);
+            t[pr(p, P_K)] = n - k;
+            t[pr(p, P_PC)] = n - k > 0 ? 2 : 3;
+            t[pr(p, P_IDX)] = first(me);
+            emit(t, () -> who + ": KEPT -= " + k + (cacheGoes(s, me) ? ", CACHED = 0" : "")
+                    + (s[sl(me, S_HINT)] == 1 ? " (HINT set)" : ""));
+        }
+
+        /** CAS(own word): KEPT - k, and CACHED = 0 if WAITING or HINT is set; notes whether HINT was set. */
+        void wordCas(int[] s, int[] t, int p, int k, int me) {
+            t[sl(me, S_KEPT)] -= k;
+            t[pr(p, P_BELIEF)] -= k;
+            if (cacheGoes(s, me)) t[sl(me, S_CACHED)] = 0;
+            t[pr(p, P_FLAG)] = s[sl(me, S_HINT)];
+        }
+
+        boolean cacheGoes(int[] s, int me) {
+            return s[sl(me, S_WAIT)] == 1 || s[sl(me, S_HINT)] == 1;
+        }
+
+        // -------------------------------------------------------------- claim
+
+        // pc: 0 take the lock, 1 zero INFLIGHT (when the dead owner left some), 2 read the word, 3 CAS it
+        //     to LIVE(gen + 1), 4 read slot IDX's WAITING bit, 5 set the own HINT, 6 scan slot IDX and
+        //     ring (after taking over a LIVE word), 9 (CLAIM_BEFORE_LOCK) the lock, last
         void claim(int[] s, int p) {
             int me = slotOf(p);
             int pc = s[pr(p, P_PC)];
             int[] t = s.clone();
             String who = "P" + p + " claim";
             boolean casFirst = c.variant == Variant.CLAIM_BEFORE_LOCK;
+            // Zeroing INFLIGHT is a step only when there is something to zero: nobody else writes it
+            // while the claimant holds the lock (its owner is dead).
+            int afterLock = s[sl(me, S_INFL)] != 0 && c.variant != Variant.CLAIM_KEEPS_INFLIGHT ? 1 : 2;
             switch (pc) {
                 case 0 -> {
                     if (casFirst) {
-                        t[pr(p, P_PC)] = 1;
+                        t[pr(p, P_PC)] = afterLock;
                         emit(t, () -> who + " begins");
                         return;
                     }
                     if (s[sl(me, S_LOCK)] != 0) return;  // F_OFD_SETLK fails: the owner lives; retried later
                     t[sl(me, S_LOCK)] = p + 1;
-                    t[pr(p, P_PC)] = 1;
+                    t[pr(p, P_PC)] = afterLock;
                     emit(t, () -> who + ": takes the lock of slot " + me);
                 }
                 case 1 -> {
-                    // the snapshot: state, wait, gen, held packed in scratch registers
-                    t[pr(p, P_ACC)] = s[sl(me, S_HELD)];
-                    t[pr(p, P_K)] = s[sl(me, S_GEN)] * 4 + s[sl(me, S_STATE)] * 2 + s[sl(me, S_WAIT)];
+                    t[sl(me, S_INFL)] = 0;       // getAndSet(INFLIGHT, 0): a stale one is owed a ring
+                    t[pr(p, P_K)] = 2;
                     t[pr(p, P_PC)] = 2;
-                    emit(t, () -> who + ": reads slot " + me);
+                    emit(t, () -> who + ": zeroes slot " + me + "'s INFLIGHT (was " + s[sl(me, S_INFL)] + ")");
                 }
                 case 2 -> {
-                    int snap = s[pr(p, P_K)];
-                    boolean same = s[sl(me, S_HELD)] == s[pr(p, P_ACC)]
-                            && s[sl(me, S_GEN)] * 4 + s[sl(me, S_STATE)] * 2 + s[sl(me, S_WAIT)] == snap;
-                    if (!same) {
-                        t[pr(p, P_PC)] = 1;
+                    store(t, pr(p, P_SNAP), pr(p, P_SNAP2), pack(s, me));
+                    t[pr(p, P_PC)] = 3;
+                    emit(t, () -> who + ": reads slot " + me + " (" + wordLabel(s, me) + ")");
+                }
+                case 3 -> {
+                    int snap = load(s, pr(p, P_SNAP), pr(p, P_SNAP2));
+                    if (pack(s, me) != snap) {
+                        t[pr(p, P_PC)] = 2;
+                        store(t, pr(p, P_SNAP), pr(p, P_SNAP2), 0);
                         emit(t, () -> who + ": CAS fails");
                         return;
                     }
-                    int gen = snap / 4 + 1;
+                    int gen = packedGen(snap) + 1;
+                    boolean wasLive = packedState(snap) == 1;
                     t[sl(me, S_STATE)] = 1;
                     t[sl(me, S_WAIT)] = 0;
+                    t[sl(me, S_HINT)] = 0;
                     t[sl(me, S_GEN)] = gen;
-                    t[sl(me, S_HELD)] = 0;
+                    t[sl(me, S_KEPT)] = 0;
+                    t[sl(me, S_CACHED)] = 0;
                     t[sl(me, S_BELL)] = 0;           // its own doorbell: rings for the previous owner are not for it
                     if (c.variant != Variant.CLAIM_KEEPS_TURN) t[sl(me, S_TURN)] = 0;   // written before the CAS, as claim() does
                     t[pr(p, P_GEN)] = gen;
-                    boolean wasLive = (snap & 2) != 0;
-                    t[pr(p, P_PC)] = casFirst ? 4 : wasLive ? 3 : 0;
-                    if (!casFirst && !wasLive) next(t, p);   // a FREE slot: whoever freed it has rung
-                    t[pr(p, P_IDX)] = first(me);
-                    emit(t, () -> who + ": slot " + me + " LIVE gen " + gen + " (was held " + s[pr(p, P_ACC)] + ")");
+                    store(t, pr(p, P_SNAP), pr(p, P_SNAP2), 0);
+                    t[pr(p, P_K)] = wasLive || s[pr(p, P_K)] == 2 ? 1 : 0;
+                    if (casFirst) t[pr(p, P_PC)] = 9;
+                    else lookForWaiters(t, p, me);
+                    emit(t, () -> who + ": slot " + me + " LIVE gen " + gen + " (was " + wordLabel(s, me) + ")");
                 }
-                case 3 -> {
+                case 9 -> {                      // CLAIM_BEFORE_LOCK: the lock last
+                    if (s[sl(me, S_LOCK)] != 0) return;
+                    t[sl(me, S_LOCK)] = p + 1;
+                    lookForWaiters(t, p, me);
+                    emit(t, () -> who + ": takes the lock of slot " + me);
+                }
+                case 4 -> {                      // pair "joiner", claimant side: LIVE written, then the bits read
+                    int j = s[pr(p, P_IDX)];
+                    boolean waits = s[sl(j, S_WAIT)] == 1;
+                    if (waits) t[pr(p, P_PC)] = 5;
+                    else if (after(j, me) < c.slots()) t[pr(p, P_IDX)] = after(j, me);
+                    else ringIfTakenOver(t, p, me);
+                    emit(t, () -> who + ": slot " + j + (waits ? " waits" : " not waiting"));
+                }
+                case 5 -> {
+                    t[sl(me, S_HINT)] = 1;           // CAS(own word, HINT)
+                    ringIfTakenOver(t, p, me);
+                    emit(t, () -> who + ": sets its own HINT");
+                }
+                case 6 -> {
                     int j = s[pr(p, P_IDX)];
                     boolean ring = ring(s, t, j, me);   // the dead owner's permits came back, or it owed a ring
                     if (after(j, me) == c.slots()) next(t, p);
                     else t[pr(p, P_IDX)] = after(j, me);
                     emit(t, () -> who + (ring ? ": rings slot " + j : ": slot " + j + " not waiting"));
                 }
-                case 4 -> {                      // CLAIM_BEFORE_LOCK: the lock last
-                    if (s[sl(me, S_LOCK)] != 0) return;
-                    t[sl(me, S_LOCK)] = p + 1;
-                    t[pr(p, P_PC)] = 3;
-                    t[pr(p, P_IDX)] = first(me);
-                    emit(t, () -> who + ": takes the lock of slot " + me);
-                }
                 default -> throw new AssertionError(pc);
+            }
+        }
+
+        void lookForWaiters(int[] t, int p, int me) {
+            if (c.variant == Variant.CLAIM_LOOKS_FOR_NO_WAITER) {
+                ringIfTakenOver(t, p, me);
+            } else {
+                t[pr(p, P_PC)] = 4;
+                t[pr(p, P_IDX)] = first(me);
+            }
+        }
+
+        /**
+         * The claim is done, but for the ring it owes if it took over a dead owner's LIVE word, or zeroed the
+         * INFLIGHT a dead owner left (a FREE slot's recoverer rang, but a sum may have counted that INFLIGHT
+         * once more since).
+         */
+        void ringIfTakenOver(int[] t, int p, int me) {
+            if (t[pr(p, P_K)] == 1 || c.variant == Variant.CLAIM_BEFORE_LOCK) {
+                t[pr(p, P_PC)] = 6;
+                t[pr(p, P_IDX)] = first(me);
+            } else {
+                next(t, p);
             }
         }
 
         /**
          * Claims the gather right ({@link SlotPermits#tryClaimGatherRight}), and while a live process holds
-         * it, waits as the semaphore's watch for it does ({@link SharedSlotStore#watch}: the waiting bit, a
-         * look with {@link SlotPermits#gatherRightAvailable}, the doorbell).
+         * it, waits as the semaphore's watch for it does ({@link SharedSlotStore#watch}: the waiting bit, HINT
+         * in every other LIVE slot, a look with {@link SlotPermits#gatherRightAvailable}, the doorbell).
          * pc: 0 read GATHER, 1 read the word of the slot it names (gatherHolderLive), 12 recover(j) reads
          *     the word again, 2 tests the slot's lock, 3 CASes the word it read to FREE, 4 rings slot IDX;
-         *     5 CAS GATHER to its own; the watch: 6 drain the doorbell, 13 set the waiting bit, 7-9 look
+         *     5 CAS GATHER to its own; the watch: 6 drain the doorbell, 13 set the waiting bit, 14 set HINT
+         *     in slot IDX (if LIVE), 7-9 look
          *     (GATHER, the word, the lock), 10 sleep. The bit stays set once the right is held, as the
          *     semaphore clears it only when its feed is done: the acquire that follows clears it.
          */
@@ -782,7 +1279,7 @@ class SlotProtocolModelTest {
                 }
                 case 12 -> {                     // recover(j) reads the word afresh: what its CAS expects
                     int j = s[pr(p, P_GSLOT)] - 1;
-                    t[pr(p, P_SNAP)] = s[sl(j, S_GEN)] * 16 + s[sl(j, S_HELD)] * 4 + s[sl(j, S_STATE)] * 2 + s[sl(j, S_WAIT)];
+                    store(t, pr(p, P_SNAP), pr(p, P_SNAP2), pack(s, j));
                     boolean live = s[sl(j, S_STATE)] == 1 || anyHolderLives;
                     t[pr(p, P_PC)] = live ? 2 : 6;   // FREE now: recover() returns false, and the claim fails
                     emit(t, () -> who + ": recovery reads slot " + j + (live ? "" : ": FREE"));
@@ -795,8 +1292,8 @@ class SlotProtocolModelTest {
                     emit(t, () -> who + ": the lock of slot " + j + (lives ? " is held" : " is free"));
                 }
                 case 3 -> {                      // recover(j): CAS the word it read to FREE
-                    int j = s[pr(p, P_GSLOT)] - 1, snap = s[pr(p, P_SNAP)];
-                    boolean same = s[sl(j, S_GEN)] * 16 + s[sl(j, S_HELD)] * 4 + s[sl(j, S_STATE)] * 2 + s[sl(j, S_WAIT)] == snap;
+                    int j = s[pr(p, P_GSLOT)] - 1, snap = load(s, pr(p, P_SNAP), pr(p, P_SNAP2));
+                    boolean same = pack(s, j) == snap;
                     if (!same) {                 // a recoverer or claimant was first: the claim fails for now
                         t[pr(p, P_PC)] = 6;
                         emit(t, () -> who + ": recovery CAS of slot " + j + " fails");
@@ -805,7 +1302,7 @@ class SlotProtocolModelTest {
                     free(t, j);
                     t[pr(p, P_PC)] = 4;
                     t[pr(p, P_IDX)] = 0;
-                    emit(t, () -> who + ": recovers slot " + j + " (returned " + (snap / 4 % 4) + ")");
+                    emit(t, () -> who + ": recovers slot " + j + " (returned " + (packedKept(snap) + packedCached(snap)) + ")");
                 }
                 case 4 -> {
                     int j = s[pr(p, P_IDX)];
@@ -832,9 +1329,22 @@ class SlotProtocolModelTest {
                     emit(t, () -> who + ": drains its doorbell");
                 }
                 case 13 -> {
-                    t[sl(me, S_WAIT)] = 1;       // Dekker pair "doorbell", waiter side: the bit, then the look
-                    t[pr(p, P_PC)] = 7;
+                    t[sl(me, S_WAIT)] = 1;       // Dekker pair "doorbell", waiter side: the bits, then the look
+                    t[pr(p, P_PC)] = 14;
+                    t[pr(p, P_IDX)] = first(me);
                     emit(t, () -> who + ": sets its waiting bit");
+                }
+                case 14 -> {                     // the watch sets HINT in every other LIVE slot, as for permits
+                    int j = s[pr(p, P_IDX)];
+                    boolean live = s[sl(j, S_STATE)] == 1;
+                    if (live) t[sl(j, S_HINT)] = 1;
+                    if (after(j, me) < c.slots()) {
+                        t[pr(p, P_IDX)] = after(j, me);
+                    } else {
+                        t[pr(p, P_IDX)] = 0;
+                        t[pr(p, P_PC)] = 7;
+                    }
+                    emit(t, () -> who + (live ? ": sets HINT in slot " + j : ": slot " + j + " is FREE, no HINT"));
                 }
                 case 10 -> {
                     if (s[sl(me, S_BELL)] == 0) return;   // parked until the doorbell rings
@@ -901,11 +1411,8 @@ class SlotProtocolModelTest {
                         int[] t = s.clone();
                         t[rc(R_PC)] = 1;
                         t[rc(R_SLOT)] = k;
-                        t[rc(R_STATE)] = s[sl(k, S_STATE)];
-                        t[rc(R_WAIT)] = s[sl(k, S_WAIT)];
-                        t[rc(R_GEN)] = s[sl(k, S_GEN)];
-                        t[rc(R_HELD)] = s[sl(k, S_HELD)];
-                        emit(t, () -> "R reads slot " + k);
+                        store(t, rc(R_W), rc(R_W2), pack(s, k));
+                        emit(t, () -> "R reads slot " + k + " (" + wordLabel(s, k) + ")");
                     }
                 }
                 case 1 -> {
@@ -917,22 +1424,26 @@ class SlotProtocolModelTest {
                 }
                 case 2 -> {
                     int[] t = s.clone();
-                    boolean same = s[sl(j, S_STATE)] == s[rc(R_STATE)] && s[sl(j, S_WAIT)] == s[rc(R_WAIT)]
-                            && s[sl(j, S_HELD)] == s[rc(R_HELD)]
-                            && (c.variant == Variant.RECOVERY_IGNORES_GENERATION || s[sl(j, S_GEN)] == s[rc(R_GEN)]);
+                    int snap = load(s, rc(R_W), rc(R_W2));
+                    int genMask = ~0 << 9;
+                    boolean same = c.variant == Variant.RECOVERY_IGNORES_GENERATION
+                            ? (pack(s, j) & ~genMask) == (snap & ~genMask) : pack(s, j) == snap;
                     if (!same) {
                         clearRecoverer(t);
                         emit(t, () -> "R: CAS of slot " + j + " fails");
                         return;
                     }
                     // Always ring: the dead process may have died between a release (or a back-off) and its ring.
+                    int returned = packedKept(snap) + packedCached(snap);
                     boolean ring = c.variant == Variant.RECOVERY_RINGS_ONLY_IF_HELD
-                            ? s[rc(R_HELD)] > 0 : c.variant != Variant.RECOVERY_RINGS_NOBODY;
+                            ? returned > 0 : c.variant != Variant.RECOVERY_RINGS_NOBODY;
                     free(t, j);
                     t[rc(R_PC)] = ring ? 3 : 0;
                     t[rc(R_IDX)] = 0;
+                    store(t, rc(R_W), rc(R_W2), 0);
                     if (t[rc(R_PC)] == 0) clearRecoverer(t);
-                    emit(t, () -> "R: slot " + j + " FREE (returned " + s[rc(R_HELD)] + ")");
+                    emit(t, () -> "R: slot " + j + " FREE (returned KEPT " + packedKept(snap) + ", CACHED "
+                            + packedCached(snap) + ", INFLIGHT " + s[sl(j, S_INFL)] + ")");
                 }
                 case 3 -> {
                     int k = s[rc(R_IDX)];
@@ -946,11 +1457,17 @@ class SlotProtocolModelTest {
             }
         }
 
-        /** A recovery's CAS: slot j FREE, holding nothing, its doorbell silent (nobody listens on a FREE slot's). */
+        /**
+         * A recovery's CAS: slot j's word FREE (its generation kept; KEPT and CACHED gone with it), its
+         * doorbell silent (nobody listens on a FREE slot's). Its INFLIGHT word stays as the dead owner left
+         * it: nobody counts it while the word is FREE, and a claimant zeroes it before its CAS.
+         */
         void free(int[] t, int j) {
             t[sl(j, S_STATE)] = 0;
             t[sl(j, S_WAIT)] = 0;
-            t[sl(j, S_HELD)] = 0;
+            t[sl(j, S_HINT)] = 0;
+            t[sl(j, S_KEPT)] = 0;
+            t[sl(j, S_CACHED)] = 0;
             t[sl(j, S_BELL)] = 0;
         }
 
@@ -991,12 +1508,17 @@ class SlotProtocolModelTest {
                 int j = slotOf(p);
                 if (t[sl(j, S_STATE)] != 1 || t[sl(j, S_GEN)] != t[pr(p, P_GEN)]) {
                     violate("slot of a live process is not its own: P" + p, t, i);
-                } else if (t[sl(j, S_HELD)] != t[pr(p, P_BELIEF)] + t[pr(p, P_FLIGHT)]) {
-                    violate("slot of a live process holds " + t[sl(j, S_HELD)] + " but it holds "
-                            + (t[pr(p, P_BELIEF)] + t[pr(p, P_FLIGHT)]), t, i);
+                } else if (t[sl(j, S_KEPT)] != t[pr(p, P_BELIEF)] || t[sl(j, S_INFL)] != t[pr(p, P_FLIGHT)]) {
+                    violate("slot of a live process keeps " + t[sl(j, S_KEPT)] + " with " + t[sl(j, S_INFL)]
+                            + " in flight, but it holds " + t[pr(p, P_BELIEF)] + " with " + t[pr(p, P_FLIGHT)]
+                            + " in flight: P" + p, t, i);
                 }
             }
-            if (held > c.initial + t[G_GIFTS]) violate("overcommit: " + held + " held of " + (c.initial + t[G_GIFTS]), t, i);
+            int cached = 0;
+            for (int j = 0; j < c.slots(); j++) if (t[sl(j, S_STATE)] == 1) cached += t[sl(j, S_CACHED)];
+            if (held + cached > c.initial + t[G_GIFTS]) {
+                violate("overcommit: " + held + " held and " + cached + " cached of " + (c.initial + t[G_GIFTS]), t, i);
+            }
             int gatherers = 0;
             for (int p = 0; p < c.processes(); p++) {
                 int status = t[pr(p, P_STATUS)];
@@ -1004,17 +1526,26 @@ class SlotProtocolModelTest {
             }
             if (gatherers > 1) violate("two gatherers hold the gather right", t, i);
             for (int j = 0; j < c.slots(); j++) {
-                if (t[sl(j, S_STATE)] == 0 && t[sl(j, S_HELD)] != 0) violate("a FREE slot holds permits", t, i);
+                if (t[sl(j, S_STATE)] == 0 && (t[sl(j, S_KEPT)] != 0 || t[sl(j, S_CACHED)] != 0)) {
+                    violate("a FREE slot holds permits", t, i);
+                }
             }
         }
 
+        /** The permits free: the pool plus every cache, {@code BASE - Σ (KEPT + INFLIGHT)} over the LIVE slots. */
+        int freePermits(int[] s) {
+            int free = s[G_BASE];
+            for (int j = 0; j < c.slots(); j++) if (s[sl(j, S_STATE)] == 1) free -= s[sl(j, S_KEPT)] + s[sl(j, S_INFL)];
+            return free;
+        }
+
         /**
-         * Every process done, dead, or asleep with its doorbell silent while fewer permits are free
-         * than it asks for (a semaphore's legitimate wait); no recovery in progress or owed.
+         * Every process done (its cache perhaps full), dead, or asleep with its doorbell silent while fewer
+         * permits are free (the pool plus every cache) than it asks for (a semaphore's legitimate wait); no
+         * recovery in progress or owed.
          */
         boolean isFinal(int[] s) {
-            int free = s[G_BASE];
-            for (int j = 0; j < c.slots(); j++) if (s[sl(j, S_STATE)] == 1) free -= s[sl(j, S_HELD)];
+            int free = freePermits(s);
             for (int p = 0; p < c.processes(); p++) {
                 int st = s[pr(p, P_STATUS)];
                 if (st == RUNNING) {
@@ -1063,6 +1594,20 @@ class SlotProtocolModelTest {
             }
             if (stuckGatherers > 1) violateHere("gather deadlock: " + stuckGatherers + " gatherers each hold part of what the others need", s);
             if (s[G_BASE] != c.initial + s[G_GIFTS]) violateHere("final base " + s[G_BASE] + " != " + (c.initial + s[G_GIFTS]), s);
+            int holding = 0, held = 0;
+            for (int j = 0; j < c.slots(); j++) {
+                if (s[sl(j, S_STATE)] != 1) continue;
+                if (s[sl(j, S_INFL)] != 0) violateHere("final INFLIGHT " + s[sl(j, S_INFL)] + " in slot " + j, s);
+                holding += s[sl(j, S_KEPT)] + s[sl(j, S_CACHED)] + s[sl(j, S_INFL)];
+            }
+            for (int p = 0; p < c.processes(); p++) {
+                int st = s[pr(p, P_STATUS)];
+                if (st == RUNNING || st == DONE) held += s[pr(p, P_BELIEF)];
+            }
+            if (holding > s[G_BASE]) violateHere("final pool overdrawn: " + holding + " kept and cached of " + s[G_BASE], s);
+            int kept = 0;
+            for (int j = 0; j < c.slots(); j++) if (s[sl(j, S_STATE)] == 1) kept += s[sl(j, S_KEPT)];
+            if (kept != held) violateHere("final KEPT " + kept + " != " + held + " held", s);
         }
 
         final List<Integer> finalStates = new ArrayList<>();
@@ -1097,11 +1642,13 @@ class SlotProtocolModelTest {
         void violate(String what, int[] t, int i) {
             String kind = what.replaceAll("[0-9]+", "#");
             if (violations.containsKey(kind)) return;
+            if (stopOn != null && kind.startsWith(stopOn)) stopped = true;
             violations.put(kind, trace(current) + "  " + successorLabels.get(i) + "\n  => " + what + "\n");
         }
 
         void violateHere(String what, int[] s) {
             String kind = what.replaceAll("[0-9]+", "#");
+            if (stopOn != null && kind.startsWith(stopOn)) stopped = true;
             violations.putIfAbsent(kind, trace(current) + "  => " + what + "\n");
         }
 
