@@ -20,7 +20,7 @@
 #                     states in flight = size x count (default 64 x 8 = 512). Every state holds two
 #                     eventfds, plus one /proc fdinfo descriptor once a count is read: jcstress's own
 #                     default (256 x 40 = 10,240 states) runs out of descriptors (EMFILE).
-#   JCSTRESS_MIN_TESTS  fewer tests than this in a run without -t is a failure (default: 42). With -t,
+#   JCSTRESS_MIN_TESTS  fewer tests than this in a run without -t is a failure (default: 43). With -t,
 #                     every test of the jar that the regex selects must report.
 #
 # Before running, mutants/check-patch.sh checks that mutants/mutants.patch (the deliberate breakages
@@ -40,7 +40,7 @@ split="${JCSTRESS_SPLIT:-false}"
 limit="${JCSTRESS_TIMEOUT:-1800}"
 stride_size="${JCSTRESS_STRIDE_SIZE:-64}"
 stride_count="${JCSTRESS_STRIDE_COUNT:-8}"
-min_tests="${JCSTRESS_MIN_TESTS:-42}"
+min_tests="${JCSTRESS_MIN_TESTS:-43}"
 
 if [ "$mode" = sanity ]; then
   echo "run.sh: -m sanity records zero samples for Termination tests; use quick or longer." >&2

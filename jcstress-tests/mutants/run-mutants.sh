@@ -37,6 +37,7 @@ table=(
   "slot-turn-ignored|SlotPermitsAsProcesses.TurnsInTicketOrder|"
   "slot-cache-ignores-hint|SlotPermitsAsProcesses.CachedGiveVersusWaiter|"
   "slot-take-back-blind|SlotPermitsAsProcesses.CachedTakeVersusTakeBack|"
+  "slot-close-cache-open|SlotPermitsAsProcesses.CachedGiveVersusClose|"
   "latch-close-no-wake|LatchTermination.AwaitWokenByClose|"
   "latch-await-ignores-interrupt|LatchTermination.AwaitWokenByInterrupt|"
   "latch-countdown-no-gate|LatchTermination.AwaitWokenByCountDown|LatchMessagePassing.TimedAwait|-strideSize 8 -strideCount 1"

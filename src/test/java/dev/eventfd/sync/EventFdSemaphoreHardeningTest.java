@@ -117,6 +117,50 @@ class EventFdSemaphoreHardeningTest extends NamedObjectsTest {
         }
     }
 
+    /**
+     * The cached acquire and release of a named semaphore run outside the close gate. Threads that
+     * acquire and release one permit each in a loop (no one waits, so every step after the first
+     * stays in the process's cache) race close(): afterwards every permit is back for the survivor,
+     * none created, none lost, whatever each thread held or had cached at that instant.
+     */
+    @Test
+    void closeRacingCachedAcquiresAndReleasesOnANamedSemaphoreCreatesAndLosesNothing() throws Exception {
+        String name = "cached-race-" + UUID.randomUUID().toString().substring(0, 8);
+        try (EventFdSemaphore survivor = EventFdSemaphore.open(name, 3, false, EventFdSemaphore.Store.SHARED_MEMORY)) {
+            for (int round = 0; round < 40; round++) {
+                EventFdSemaphore closing = EventFdSemaphore.open(name, 3, false, EventFdSemaphore.Store.SHARED_MEMORY);
+                AtomicInteger pairs = new AtomicInteger();
+                List<Thread> threads = new ArrayList<>();
+                List<Throwable> unexpected = java.util.Collections.synchronizedList(new ArrayList<>());
+                for (int i = 0; i < 3; i++) {                // as many as permits: nobody waits
+                    threads.add(Thread.ofPlatform().start(() -> {
+                        try {
+                            for (;;) {
+                                closing.acquire();
+                                closing.release();
+                                pairs.incrementAndGet();
+                            }
+                        } catch (ClosedException expected) {
+                            // closed
+                        } catch (Throwable t) {
+                            unexpected.add(t);
+                        }
+                    }));
+                }
+                waitUntil("the threads looping", () -> pairs.get() >= 1_000);
+                closing.close();
+                for (Thread t : threads) {
+                    t.join(TimeUnit.SECONDS.toMillis(20));
+                    if (t.isAlive()) throw new AssertionError("round " + round + ": a thread did not end after close(): " + t);
+                }
+                assertEquals(List.of(), unexpected, "round " + round);
+                assertEquals(3, survivor.availablePermits(), "round " + round + ": every permit back after " + pairs + " pairs");
+                assertTrue(survivor.tryAcquire(3), "round " + round);
+                survivor.release(3);
+            }
+        }
+    }
+
     /** BUG: close() spun in a Thread.yield() loop forever when a waiter asked for more than MAX_VALUE/2. */
     @Test
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)   // fails even if close() never returns

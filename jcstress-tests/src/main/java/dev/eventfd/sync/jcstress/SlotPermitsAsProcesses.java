@@ -162,6 +162,33 @@ public class SlotPermitsAsProcesses {
     }
 
     /**
+     * One thread of a process gives its only permit to its cache (outside the semaphore's close gate)
+     * while another closes the process's slot: the give either precedes the leave, and the process
+     * left holding nothing, or fails and the process left holding the permit. Results: the cached give,
+     * whether another process is told of a leave holding permits, then the permits free.
+     */
+    @JCStressTest
+    @Outcome(id = "true, false, 1", expect = ACCEPTABLE, desc = "the give, then the leave holding nothing")
+    @Outcome(id = "false, true, 1", expect = ACCEPTABLE, desc = "the leave holding the permit; the give failed")
+    @Outcome(id = "true, true, 1", expect = FORBIDDEN, desc = "the give preceded the leave, yet it is reported as a leave holding a permit")
+    @Outcome(expect = FORBIDDEN, desc = "a permit was created or lost")
+    @State
+    public static class CachedGiveVersusClose extends TwoProcesses {
+        public CachedGiveVersusClose() {
+            super(true);
+        }
+
+        @Actor public void releaser(ZZJ_Result r) { r.r1 = a.tryGiveCached(1); }
+        @Actor public void closer() { a.close(); }
+
+        @Arbiter
+        public void arbiter(ZZJ_Result r) {
+            r.r2 = b.takeDeathReport();
+            r.r3 = b.available();
+        }
+    }
+
+    /**
      * A process died holding both permits. A survivor recovers its slot while a newcomer claims it
      * (the only slot left, so it takes the dead one over) and takes one permit. Results: whether the
      * survivor's recovery freed it, whether the newcomer's take succeeded, then the permits free:

@@ -109,10 +109,11 @@ import java.lang.invoke.VarHandle;
  *       changed, so two recoverers, or a recoverer and a claimant that already took the slot over
  *       (a new generation), cannot both act. A recoverer's own death leaves the word as it was, or
  *       FREE.
- *   <li>{@link #close}: CAS the own word to FREE (returning what the process held and cached), ring,
- *       then drop the lock. A cached take or give that runs concurrently fails its CAS from then on
- *       (it expects a LIVE word of the own generation), so the semaphore lets those two run outside
- *       its close gate.
+ *   <li>{@link #close}: set the own HINT, then CAS the own word to FREE (returning what the process
+ *       held and cached; marked as a death if KEPT &gt; 0), ring, then drop the lock. A cached take or
+ *       give that runs concurrently fails its CAS once HINT is set (it expects HINT clear and a LIVE
+ *       word of the own generation), so the semaphore lets those two run outside its close gate; and
+ *       KEPT, which only they and this process's gated steps change, stays as the mark read it.
  *   <li>The gather right ({@link #tryClaimGatherRight}): the one process whose threads may hold part
  *       of a multi-permit request while they wait for the rest (see {@code PermitStore}). GATHER names
  *       its holder's slot and generation, and is valid only while that slot is LIVE with that
@@ -955,13 +956,18 @@ public final class SlotPermits {
 
     /**
      * Leaves: returns everything this process holds, rings the waiters and drops the slot's lock. The
-     * caller makes sure no take or give of this process runs concurrently with or after it (a take
+     * caller makes sure no take from the pool or give to it runs concurrently with or after it (a take
      * that added to the FREE word afterwards would hold permits no sum counts), as the semaphore's
-     * close protocol keeps every store operation before the store's close.
+     * close protocol keeps every such store operation before the store's close. Cached takes and gives
+     * may run concurrently: each is before the leave, or fails.
      */
     public void close() {
         if (slot < 0) return;
         long own = slotOffset(slot);
+        // HINT first: no cached take or give passes from now on, so KEPT stays what the mark below
+        // reads (a cached give between the mark and the CAS would leave a report of a leave holding
+        // permits that the give had returned before the leave).
+        setHint(slot);
         for (long w; ; ) {
             w = word(slot);
             if (kept(w) > 0) mark(slot, w & GEN_MASK, kept(w));   // leaving holding is as dying holding
