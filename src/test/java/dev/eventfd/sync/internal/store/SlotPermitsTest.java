@@ -69,6 +69,17 @@ class SlotPermitsTest {
         return p;
     }
 
+    /**
+     * Process p dies between a take's add to its INFLIGHT (the word after its slot word, at
+     * {@code bytesFor(slot) + 8}) and the move to KEPT: INFLIGHT holds 1, KEPT 0. Returns its slot.
+     */
+    private int dieWithATakeInFlight(Process p) {
+        int slot = p.permits.slot();
+        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(slot) + 8, 1L);
+        p.die();
+        return slot;
+    }
+
     @AfterEach
     void free() {
         arena.close();
@@ -441,9 +452,7 @@ class SlotPermitsTest {
         // before a claimant's reset and the LIVE word after counted it once more (its back-off may
         // have rung nobody), so the claimant rings.
         Process a = first(2, 1), b = join();
-        int slotOfA = a.permits.slot();
-        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(slotOfA) + 8, 1L);
-        a.die();
+        int slotOfA = dieWithATakeInFlight(a);
         assertEquals(1, b.permits.recoverAll());
         b.permits.waiting(true);
         int before = rings[b.permits.slot()].get();
@@ -456,11 +465,7 @@ class SlotPermitsTest {
     @Test
     void aTakeInFlightWhenItsProcessDiedIsNotReportedAsHeld() {
         Process a = first(4, 1), b = join();
-        int slotOfA = a.permits.slot();
-        // a died between the add to its INFLIGHT (the word after its slot word, at bytesFor(slot) + 8) and the
-        // move to KEPT: INFLIGHT holds 1, KEPT 0
-        memory.set(java.lang.foreign.ValueLayout.JAVA_LONG, SlotPermits.bytesFor(slotOfA) + 8, 1L);
-        a.die();
+        dieWithATakeInFlight(a);
         assertEquals(0, b.permits.available());
         assertEquals(1, b.permits.recoverAll());
         assertEquals(1, b.permits.available());

@@ -877,16 +877,11 @@ class SlotProtocolModelTest {
                 }
                 case 17, 18 -> {                 // CAS(slot IDX's word, HINT) if it is LIVE: pair "hint", waiter side
                     int j = s[pr(p, P_IDX)];
-                    boolean live = s[sl(j, S_STATE)] == 1;
-                    if (live) t[sl(j, S_HINT)] = 1;
-                    if (after(j, me) < c.slots()) {
-                        t[pr(p, P_IDX)] = after(j, me);
-                    } else {
-                        t[pr(p, P_IDX)] = 0;
+                    if (hintStep(s, t, p, me)) {
                         t[pr(p, P_FLAG)] = 0;
                         t[pr(p, P_PC)] = pc == 18 || c.variant == Variant.NO_RECHECK_AFTER_WAIT_BIT ? 6 : 0;
                     }
-                    emit(t, () -> who + (live ? ": sets HINT in slot " + j : ": slot " + j + " is FREE, no HINT"));
+                    emit(t, () -> who + hintLabel(s, j));
                 }
                 case 5 -> {
                     t[sl(me, S_WAIT)] = 0;
@@ -946,6 +941,22 @@ class SlotProtocolModelTest {
             } else {
                 t[pr(p, P_PC)] = 6;
             }
+        }
+
+        /**
+         * A waiter's CAS of HINT into slot IDX's word if it is LIVE (pair "hint", waiter side), and the move
+         * to the next other slot: true once it was the last (IDX is then 0).
+         */
+        boolean hintStep(int[] s, int[] t, int p, int me) {
+            int j = s[pr(p, P_IDX)];
+            if (s[sl(j, S_STATE)] == 1) t[sl(j, S_HINT)] = 1;
+            boolean last = after(j, me) >= c.slots();
+            t[pr(p, P_IDX)] = last ? 0 : after(j, me);
+            return last;
+        }
+
+        String hintLabel(int[] s, int j) {
+            return s[sl(j, S_STATE)] == 1 ? ": sets HINT in slot " + j : ": slot " + j + " is FREE, no HINT";
         }
 
         /** The look of a back-off or a keep for a free permit: every other slot (INFLIGHT, then the word), then BASE. */
@@ -1336,15 +1347,8 @@ class SlotProtocolModelTest {
                 }
                 case 14 -> {                     // the watch sets HINT in every other LIVE slot, as for permits
                     int j = s[pr(p, P_IDX)];
-                    boolean live = s[sl(j, S_STATE)] == 1;
-                    if (live) t[sl(j, S_HINT)] = 1;
-                    if (after(j, me) < c.slots()) {
-                        t[pr(p, P_IDX)] = after(j, me);
-                    } else {
-                        t[pr(p, P_IDX)] = 0;
-                        t[pr(p, P_PC)] = 7;
-                    }
-                    emit(t, () -> who + (live ? ": sets HINT in slot " + j : ": slot " + j + " is FREE, no HINT"));
+                    if (hintStep(s, t, p, me)) t[pr(p, P_PC)] = 7;
+                    emit(t, () -> who + hintLabel(s, j));
                 }
                 case 10 -> {
                     if (s[sl(me, S_BELL)] == 0) return;   // parked until the doorbell rings
