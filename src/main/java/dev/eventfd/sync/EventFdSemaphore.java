@@ -1142,12 +1142,12 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         }
     }
 
-    /** The acquire methods: the fast path, then the wait. */
-    /** The cached take, else the general acquire: kept small, so that the JIT inlines the common case. */
+    /** The acquire methods: the cached take, else the general acquire (kept small, so that the JIT inlines the common case). */
     private boolean acquire0(int permits, Mode mode, long nanos) throws InterruptedException {
         return takenFromCache(permits, true) || acquireOther(permits, mode, nanos);
     }
 
+    /** The general acquire: the fast path, then the wait. */
     private boolean acquireOther(int permits, Mode mode, long nanos) throws InterruptedException {
         long deadline = mode == Mode.TIMED ? System.nanoTime() + nanos : 0L;   // a clock read only when timed
         enter();
@@ -1201,7 +1201,6 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
         }
     }
 
-    /** Takes {@code permits} from L and the store without waiting, all or none (barging). */
     /**
      * The store's cached take, outside the close gate (see "Cached takes and gives"): only while open,
      * with nothing local (no permits and no debt in L) and, when {@code fair} asks it, nobody queued here.
@@ -1217,6 +1216,7 @@ public class EventFdSemaphore extends Semaphore implements AutoCloseable {
                 && store.tryGiveCached(permits);
     }
 
+    /** Takes {@code permits} from L and the store without waiting, all or none (barging). */
     private boolean take(int permits) {
         int local = super.availablePermits();
         if (local < 0) {                                 // permits owed: only the store can pay them

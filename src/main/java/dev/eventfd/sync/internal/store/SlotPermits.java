@@ -424,6 +424,8 @@ public final class SlotPermits {
         long w = guess;
         if (!fits(w, gate, c, n, take)) w = (long) WORD.getVolatile(memory, own);
         while (fits(w, gate, c, n, take)) {
+            // Memory consistency: this CAS is a volatile read and write of the own word, so a thread's
+            // cached give happens-before the cached take (by any thread of this process) that reads its value.
             // A take: the holding (KEPT + CACHED) stays as it was, so nobody else needs to look.
             // A give: Dekker pair "hint", owner side: a CAS from a word with HINT clear. A waiter sets
             // HINT here and then looks at this slot, so either it sees these permits cached (and takes
@@ -497,8 +499,7 @@ public final class SlotPermits {
             if (free || caches == 0 || round == 2) break;
             for (int j = 0; j < high; j++) takeBack(j);  // the pool is short: every cache back to it, then look again
         }
-        WORD.getAndAdd(memory, own + INFLIGHT, -n);
-        if (available() > 0) ringWaiters();              // a back-off is a release when a permit is free (see the overview)
+        backOff(own, n);
         return false;
     }
 
@@ -512,8 +513,7 @@ public final class SlotPermits {
             w = word(s);
             if ((w & LIVE) == 0) throw new IllegalStateException("this process has left the permit segment");
             if ((w & KEPT_MASK) > MAX_KEPT - n) {
-                WORD.getAndAdd(memory, own + INFLIGHT, -n);
-                if (available() > 0) ringWaiters();
+                backOff(own, n);
                 throw new IllegalStateException("this process's threads would hold more than " + MAX_KEPT + " permits");
             }
             if (WORD.compareAndSet(memory, own, w, w + n)) {
@@ -521,11 +521,26 @@ public final class SlotPermits {
                 if ((w & KEPT_MASK) == 0) stamp(own);
                 // Between the two the n counted twice: a contender that backed off then may have found no
                 // permit free and rung nobody. Look now, as its back-off would have.
-                if (available() > 0) ringWaiters();
+                ringIfAPermitIsFree();
                 if ((w & HINT) != 0) settleHint(s);
                 return;
             }
         }
+    }
+
+    /** Takes a failed take's {@code n} off the own INFLIGHT (at {@code own}): a back-off is a release when a permit is free. */
+    private void backOff(long own, long n) {
+        WORD.getAndAdd(memory, own + INFLIGHT, -n);
+        ringIfAPermitIsFree();
+    }
+
+    /**
+     * Rings the waiters if a permit is free: after a back-off, or a take whose permits counted twice for
+     * a moment (in INFLIGHT and in KEPT), either of which may have made a contender back off and ring
+     * nobody (see the overview).
+     */
+    private void ringIfAPermitIsFree() {
+        if (available() > 0) ringWaiters();
     }
 
     /** Takes slot {@code j}'s cache back to the pool (a CAS to CACHED = 0), if it is LIVE and has one. */
@@ -964,17 +979,16 @@ public final class SlotPermits {
     public void close() {
         if (slot < 0) return;
         long own = slotOffset(slot);
-        // HINT first: no cached take or give passes from now on, so KEPT stays what the mark below
-        // reads (a cached give between the mark and the CAS would leave a report of a leave holding
-        // permits that the give had returned before the leave).
+        // HINT first: no cached take or give passes from now on (each expects HINT clear), and no other
+        // step of this process runs (see above), so KEPT stays what the mark reads. (A cached give
+        // between the mark and the CAS would leave a report of a leave holding permits that the give
+        // had returned before the leave.)
         setHint(slot);
-        for (long w; ; ) {
-            w = word(slot);
-            if (kept(w) > 0) mark(slot, w & GEN_MASK, kept(w));   // leaving holding is as dying holding
-            // FREE: KEPT, CACHED and INFLIGHT stop counting at once; a cached take or give racing this
-            // fails its CAS from now on (it expects LIVE and the own generation)
-            if (WORD.compareAndSet(memory, own, w, w & GEN_MASK)) break;
-        }
+        long w = word(slot);
+        if (kept(w) > 0) mark(slot, w & GEN_MASK, kept(w));   // leaving holding is as dying holding
+        // FREE: KEPT, CACHED and INFLIGHT stop counting at once. The CAS fails only while other processes
+        // take the cache back or set HINT: KEPT, the generation and LIVE stay as read.
+        while (!WORD.compareAndSet(memory, own, w, w & GEN_MASK)) w = word(slot);
         ringWaiters();
         liveness.unlock(slot);
         slot = -1;
