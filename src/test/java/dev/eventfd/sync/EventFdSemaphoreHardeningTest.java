@@ -121,7 +121,8 @@ class EventFdSemaphoreHardeningTest extends NamedObjectsTest {
      * The cached acquire and release of a named semaphore run outside the close gate. Threads that
      * acquire and release one permit each in a loop (no one waits, so every step after the first
      * stays in the process's cache) race close(): afterwards every permit is back for the survivor,
-     * none created, none lost, whatever each thread held or had cached at that instant.
+     * none created, none lost, whatever each thread held or had cached at that instant; and no
+     * acquire or release that began after close() returned succeeds.
      */
     @Test
     void closeRacingCachedAcquiresAndReleasesOnANamedSemaphoreCreatesAndLosesNothing() throws Exception {
@@ -129,15 +130,20 @@ class EventFdSemaphoreHardeningTest extends NamedObjectsTest {
         try (EventFdSemaphore survivor = EventFdSemaphore.open(name, 3, false, EventFdSemaphore.Store.SHARED_MEMORY)) {
             for (int round = 0; round < 40; round++) {
                 EventFdSemaphore closing = EventFdSemaphore.open(name, 3, false, EventFdSemaphore.Store.SHARED_MEMORY);
-                AtomicInteger pairs = new AtomicInteger();
+                AtomicInteger pairs = new AtomicInteger(), afterClose = new AtomicInteger();
+                AtomicBoolean closed = new AtomicBoolean();
                 List<Thread> threads = new ArrayList<>();
                 List<Throwable> unexpected = java.util.Collections.synchronizedList(new ArrayList<>());
                 for (int i = 0; i < 3; i++) {                // as many as permits: nobody waits
                     threads.add(Thread.ofPlatform().start(() -> {
                         try {
                             for (;;) {
+                                boolean late = closed.get();     // close() had returned before this acquire began
                                 closing.acquire();
+                                if (late) afterClose.incrementAndGet();
+                                late = closed.get();
                                 closing.release();
+                                if (late) afterClose.incrementAndGet();
                                 pairs.incrementAndGet();
                             }
                         } catch (ClosedException expected) {
@@ -149,11 +155,13 @@ class EventFdSemaphoreHardeningTest extends NamedObjectsTest {
                 }
                 waitUntil("the threads looping", () -> pairs.get() >= 1_000);
                 closing.close();
+                closed.set(true);
                 for (Thread t : threads) {
                     t.join(TimeUnit.SECONDS.toMillis(20));
                     if (t.isAlive()) throw new AssertionError("round " + round + ": a thread did not end after close(): " + t);
                 }
                 assertEquals(List.of(), unexpected, "round " + round);
+                assertEquals(0, afterClose.get(), "round " + round + ": acquires or releases begun after close() succeeded");
                 assertEquals(3, survivor.availablePermits(), "round " + round + ": every permit back after " + pairs + " pairs");
                 assertTrue(survivor.tryAcquire(3), "round " + round);
                 survivor.release(3);
