@@ -727,13 +727,7 @@ class SlotProtocolModelTest {
                         if (s[sl(j, S_CACHED)] > 0) t[pr(p, P_MASK)] |= 1 << j;
                     }
                     t[pr(p, P_TMP)] = 0;
-                    if (after(j, me) == c.slots()) {
-                        t[pr(p, P_PC)] = 2;
-                        t[pr(p, P_IDX)] = 0;
-                    } else {
-                        t[pr(p, P_IDX)] = after(j, me);
-                        t[pr(p, P_PC)] = 1;
-                    }
+                    scanNext(t, p, j, me, 1, 2);
                     emit(t, () -> who + (wordFirst ? ": reads slot " + j + "'s INFLIGHT (" + s[sl(j, S_INFL)] + ")"
                             : ": reads slot " + j + "'s word (" + wordLabel(s, j) + ")"));
                 }
@@ -822,13 +816,7 @@ class SlotProtocolModelTest {
                     int j = s[pr(p, P_IDX)];
                     if (s[sl(j, S_STATE)] == 1) t[pr(p, P_ACC)] += s[pr(p, P_TMP)] + s[sl(j, S_KEPT)];
                     t[pr(p, P_TMP)] = 0;
-                    if (after(j, me) == c.slots()) {
-                        t[pr(p, P_PC)] = 9;
-                        t[pr(p, P_IDX)] = 0;
-                    } else {
-                        t[pr(p, P_IDX)] = after(j, me);
-                        t[pr(p, P_PC)] = 8;
-                    }
+                    scanNext(t, p, j, me, 8, 9);
                     emit(t, () -> who + ": looks at slot " + j + "'s word (" + wordLabel(s, j) + ")");
                 }
                 case 9 -> {                      // then the base: rings only if a permit is free
@@ -957,6 +945,13 @@ class SlotProtocolModelTest {
 
         String hintLabel(int[] s, int j) {
             return s[sl(j, S_STATE)] == 1 ? ": sets HINT in slot " + j : ": slot " + j + " is FREE, no HINT";
+        }
+
+        /** A sum moves on from slot {@code j}: to the next other slot at {@code pcNext}, or, once all are read, to BASE at {@code pcBase}. */
+        void scanNext(int[] t, int p, int j, int me, int pcNext, int pcBase) {
+            boolean last = after(j, me) == c.slots();
+            t[pr(p, P_IDX)] = last ? 0 : after(j, me);
+            t[pr(p, P_PC)] = last ? pcBase : pcNext;
         }
 
         /** The look of a back-off or a keep for a free permit: every other slot (INFLIGHT, then the word), then BASE. */
